@@ -1,0 +1,201 @@
+package archtest
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"os/exec"
+	"path"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/homeip/homeip"
+
+// pkg is the subset of `go list -json` output the tests read.
+type pkg struct {
+	ImportPath string
+	Name       string
+	Doc        string
+	Imports    []string
+	Standard   bool
+}
+
+func listPackages(t *testing.T) []pkg {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-json", module+"/...")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, stderr.String())
+	}
+	var pkgs []pkg
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for {
+		var p pkg
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("decoding go list output: %v", err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	if len(pkgs) == 0 {
+		t.Fatal("go list returned no packages")
+	}
+	return pkgs
+}
+
+// area is the part of the module a package belongs to: its first path
+// element below the module ("pool", "tunnel", ...), or the first two for
+// cmd/ and internal/ ("cmd/ha", "internal/netlab").
+func area(importPath string) string {
+	rel := strings.TrimPrefix(strings.TrimPrefix(importPath, module), "/")
+	parts := strings.Split(rel, "/")
+	if (parts[0] == "cmd" || parts[0] == "internal") && len(parts) > 1 {
+		return parts[0] + "/" + parts[1]
+	}
+	return parts[0]
+}
+
+// rule says what a part of the module may import: other parts of the
+// module by area, and whether modules outside the standard library are
+// allowed at all (some areas may only use a named few).
+type rule struct {
+	internal []string // areas of this module it may import
+	deps     bool     // any third-party module
+	onlyDeps []string // if set, only these third-party prefixes
+}
+
+// rules mirror the Parts table of DESIGN.md. Areas not listed here are
+// lab, test and tooling code under internal/ and may import anything but
+// the binaries.
+var rules = map[string]rule{
+	"pool":      {},
+	"binding":   {},
+	"store":     {deps: true},
+	"tunnel":    {deps: true},
+	"homeagent": {internal: []string{"pool", "store", "binding", "tunnel"}, deps: true},
+	"client":    {internal: []string{"binding", "tunnel"}, deps: true},
+	// mobile chooses the concrete data plane (CONVENTIONS.md: only cmd/*
+	// and mobile/ choose concrete implementations), so it may import
+	// tunnel as well as client; it must not touch netlink or water.
+	"mobile":          {internal: []string{"client", "binding", "tunnel"}, deps: true},
+	"cmd/ha":          {internal: []string{"homeagent", "pool", "store", "binding", "tunnel"}, deps: true},
+	"cmd/mnode":       {internal: []string{"client", "binding", "tunnel"}, deps: true},
+	"internal/netlab": {onlyDeps: []string{"github.com/vishvananda/netlink", "github.com/vishvananda/netns", "golang.org/x/sys"}},
+}
+
+func isStd(imp string) bool {
+	first := strings.SplitN(imp, "/", 2)[0]
+	return !strings.Contains(first, ".")
+}
+
+func TestEveryPackageHasDoc(t *testing.T) {
+	for _, p := range listPackages(t) {
+		if strings.TrimSpace(p.Doc) == "" {
+			t.Errorf("package %s has no package doc comment", p.ImportPath)
+		}
+	}
+}
+
+func TestImportDirection(t *testing.T) {
+	for _, p := range listPackages(t) {
+		from := area(p.ImportPath)
+		r, ok := rules[from]
+		for _, imp := range p.Imports {
+			if isStd(imp) {
+				continue
+			}
+			if strings.HasPrefix(imp, module+"/") || imp == module {
+				to := area(imp)
+				if to == from {
+					continue
+				}
+				if strings.HasPrefix(to, "cmd/") {
+					t.Errorf("%s imports binary package %s", p.ImportPath, imp)
+					continue
+				}
+				if !ok {
+					continue // internal tooling: anything but binaries
+				}
+				allowed := false
+				for _, a := range r.internal {
+					if a == to {
+						allowed = true
+					}
+				}
+				if !allowed {
+					t.Errorf("%s (area %s) must not import %s (area %s)", p.ImportPath, from, imp, to)
+				}
+				continue
+			}
+			if !ok {
+				continue
+			}
+			switch {
+			case len(r.onlyDeps) > 0:
+				allowed := false
+				for _, d := range r.onlyDeps {
+					if imp == d || strings.HasPrefix(imp, d+"/") {
+						allowed = true
+					}
+				}
+				if !allowed {
+					t.Errorf("%s must not import third-party %s", p.ImportPath, imp)
+				}
+			case !r.deps:
+				t.Errorf("%s may use only the standard library, imports %s", p.ImportPath, imp)
+			}
+		}
+	}
+}
+
+// TestMobileAvoidsOSPlumbing keeps netlink, water and testing out of the
+// mobile library (issue: mobile must run on a phone's OS, not netlink).
+func TestMobileAvoidsOSPlumbing(t *testing.T) {
+	banned := []string{"github.com/vishvananda/netlink", "github.com/songgao/water", "testing"}
+	cmd := exec.Command("go", "list", "-deps", module+"/mobile/...")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -deps mobile: %v", err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		for _, b := range banned {
+			if dep == b || strings.HasPrefix(dep, b+"/") {
+				t.Errorf("mobile depends on %s", dep)
+			}
+		}
+	}
+}
+
+// TestNoTestingInLibraries keeps the testing package out of non-test code,
+// except in packages whose job is to be test support (named *test, such as
+// tunnel/tunneltest, or the lab's labtest).
+func TestNoTestingInLibraries(t *testing.T) {
+	for _, p := range listPackages(t) {
+		if strings.HasSuffix(path.Base(p.ImportPath), "test") {
+			continue
+		}
+		for _, imp := range p.Imports {
+			if imp == "testing" {
+				t.Errorf("%s imports testing outside of tests", p.ImportPath)
+			}
+		}
+	}
+}
+
+func TestAreaOf(t *testing.T) {
+	cases := map[string]string{
+		module + "/pool":                    "pool",
+		module + "/tunnel/tunneltest":       "tunnel",
+		module + "/cmd/ha":                  "cmd/ha",
+		module + "/internal/netlab/labtest": "internal/netlab",
+	}
+	for in, want := range cases {
+		if got := area(in); got != want {
+			t.Errorf("area(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
