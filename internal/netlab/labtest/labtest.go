@@ -1,0 +1,66 @@
+// Package labtest gives tests a netlab.Lab: it builds one, removes it when
+// the test ends, and skips the test where a lab cannot be built (or fails
+// it when HOMEIP_REQUIRE_LAB=1).
+package labtest
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/homeip/homeip/internal/netlab"
+)
+
+// RequireEnv is the environment variable that turns "cannot build a lab
+// here" from a skip into a failure.
+const RequireEnv = "HOMEIP_REQUIRE_LAB"
+
+// Require skips the test (or fails it when HOMEIP_REQUIRE_LAB=1) unless
+// this machine can build namespaces with NAT (netlab.Check).
+func Require(t testing.TB) {
+	t.Helper()
+	if err := netlab.Check(); err != nil {
+		if os.Getenv(RequireEnv) == "1" {
+			t.Fatalf("lab required (%s=1) but unavailable: %v", RequireEnv, err)
+		}
+		t.Skipf("lab unavailable: %v", err)
+	}
+}
+
+// New builds a lab for the test and closes it in t.Cleanup, so it goes
+// away on success, failure and panic alike. Lab messages go to the test
+// log.
+func New(t testing.TB) *netlab.Lab {
+	t.Helper()
+	Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	l, err := netlab.New(ctx, netlab.Options{Logger: slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	if err != nil {
+		t.Fatalf("building lab: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Errorf("closing lab %s: %v", l.Prefix, err)
+		}
+	})
+	return l
+}
+
+// tWriter sends log lines to t.Log.
+type tWriter struct{ t testing.TB }
+
+func (w tWriter) Write(b []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(string(trimNL(b)))
+	return len(b), nil
+}
+
+func trimNL(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		return b[:n-1]
+	}
+	return b
+}

@@ -1,0 +1,143 @@
+package netlab
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+func a4(a netip.Addr, p netip.Prefix, dev string) string {
+	return fmt.Sprintf("addr replace %s/%d dev %s", a, p.Bits(), dev)
+}
+
+func a6(a netip.Addr, p netip.Prefix, dev string) string {
+	return fmt.Sprintf("addr replace %s/%d dev %s nodad", a, p.Bits(), dev)
+}
+
+// wifiUpCmds brings wlan0 up in subnet A or B with its default routes.
+func wifiUpCmds(subnetB bool) []string {
+	a4a, a6a, p4, p6, gw4, gw6 := MNWifiA4, MNWifiA6, WifiLANA4, WifiLANA6, WifiRouterA4, WifiRouterA6
+	if subnetB {
+		a4a, a6a, p4, p6, gw4, gw6 = MNWifiB4, MNWifiB6, WifiLANB4, WifiLANB6, WifiRouterB4, WifiRouterB6
+	}
+	return []string{
+		"link set " + WifiIface + " up",
+		a4(a4a, p4, WifiIface),
+		a6(a6a, p6, WifiIface),
+		fmt.Sprintf("route replace 0.0.0.0/0 via %s dev %s metric %d", gw4, WifiIface, WifiMetric),
+		fmt.Sprintf("route replace ::/0 via %s dev %s metric %d", gw6, WifiIface, WifiMetric),
+	}
+}
+
+func cellUpCmds() []string {
+	return []string{
+		"link set " + CellIface + " up",
+		a4(MNCell4, CellLAN4, CellIface),
+		a6(MNCell6, CellLAN6, CellIface),
+		fmt.Sprintf("route replace 0.0.0.0/0 via %s dev %s metric %d", CellRouter4, CellIface, CellMetric),
+		fmt.Sprintf("route replace ::/0 via %s dev %s metric %d", CellRouter6, CellIface, CellMetric),
+	}
+}
+
+// downCmds takes a link away the way a lost radio does: its addresses
+// (and with them its routes) vanish and the link goes down.
+func downCmds(dev string) []string {
+	return []string{"addr flush dev " + dev, "link set " + dev + " down"}
+}
+
+// applyLocked moves mn from l.state to want. Links going down are taken
+// down before links coming up (break before make), except that a link
+// staying up is never touched. l.moveMu is held.
+func (l *Lab) applyLocked(ctx context.Context, want MNState) error {
+	if l.isClosed() {
+		return ErrClosed
+	}
+	cur := l.state
+	var cmds []string
+	if cur.WifiUp && (!want.WifiUp || cur.WifiSubnetB != want.WifiSubnetB) {
+		cmds = append(cmds, downCmds(WifiIface)...)
+	}
+	if cur.CellUp && !want.CellUp {
+		cmds = append(cmds, downCmds(CellIface)...)
+	}
+	if want.WifiUp && (!cur.WifiUp || cur.WifiSubnetB != want.WifiSubnetB) {
+		cmds = append(cmds, wifiUpCmds(want.WifiSubnetB)...)
+	}
+	if want.CellUp && !cur.CellUp {
+		cmds = append(cmds, cellUpCmds()...)
+	}
+	if len(cmds) == 0 {
+		return nil
+	}
+	if err := l.MN.ip(ctx, cmds...); err != nil {
+		// The kernel state is now uncertain; force a full reapply next time.
+		l.state = MNState{WifiUp: true, CellUp: true, WifiSubnetB: want.WifiSubnetB}
+		return fmt.Errorf("netlab: moving mn to %+v: %w", want, err)
+	}
+	l.log.Info("mn moved", "from", cur, "to", want)
+	l.state = want
+	return nil
+}
+
+func (l *Lab) move(ctx context.Context, f func(MNState) MNState) error {
+	l.moveMu.Lock()
+	defer l.moveMu.Unlock()
+	return l.applyLocked(ctx, f(l.state))
+}
+
+// MoveToCell takes wlan0 away (addresses flushed, link down) and brings
+// wwan0 up with its addresses and default routes.
+func (l *Lab) MoveToCell(ctx context.Context) error {
+	return l.move(ctx, func(s MNState) MNState { return MNState{CellUp: true, WifiSubnetB: s.WifiSubnetB} })
+}
+
+// MoveToWifi takes wwan0 away and brings wlan0 up in its current subnet.
+func (l *Lab) MoveToWifi(ctx context.Context) error {
+	return l.move(ctx, func(s MNState) MNState { return MNState{WifiUp: true, WifiSubnetB: s.WifiSubnetB} })
+}
+
+// BothLinks brings both links up; Wi-Fi's default routes have the lower
+// metric, so Wi-Fi is preferred.
+func (l *Lab) BothLinks(ctx context.Context) error {
+	return l.move(ctx, func(s MNState) MNState { return MNState{WifiUp: true, CellUp: true, WifiSubnetB: s.WifiSubnetB} })
+}
+
+// RenumberWifi moves wlan0 into the other subnet behind the Wi-Fi router
+// (A ↔ B): the old address goes, the new one comes. wlan0 ends up up even
+// if it was down; wwan0 is left as it is.
+func (l *Lab) RenumberWifi(ctx context.Context) error {
+	return l.move(ctx, func(s MNState) MNState {
+		return MNState{WifiUp: true, CellUp: s.CellUp, WifiSubnetB: !s.WifiSubnetB}
+	})
+}
+
+// FlapWifi takes wlan0 away for the given time and brings it back with the
+// same address. wlan0 comes back even if ctx ends during the wait.
+func (l *Lab) FlapWifi(ctx context.Context, down time.Duration) error {
+	l.moveMu.Lock()
+	defer l.moveMu.Unlock()
+	before := l.state
+	if err := l.applyLocked(ctx, MNState{CellUp: before.CellUp, WifiSubnetB: before.WifiSubnetB}); err != nil {
+		return err
+	}
+	t := time.NewTimer(down)
+	defer t.Stop()
+	var waitErr error
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		waitErr = ctx.Err()
+	}
+	upCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	want := before
+	want.WifiUp = true
+	if err := l.applyLocked(upCtx, want); err != nil {
+		return err
+	}
+	if waitErr != nil {
+		return fmt.Errorf("netlab: flapping wlan0: %w", waitErr)
+	}
+	return nil
+}
