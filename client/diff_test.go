@@ -6,7 +6,7 @@ import (
 )
 
 func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
-func ip(s string) netip.Addr     { return netip.MustParseAddr(s) }
+func ip(s string) netip.Addr    { return netip.MustParseAddr(s) }
 
 func def4(index int, gw string, metric int) Route {
 	return Route{Dst: pfx("0.0.0.0/0"), Gateway: ip(gw), Index: index, Metric: metric}

@@ -22,7 +22,7 @@ import (
 // Files of a state directory. The directory is mode 0700 and every file in
 // it 0600: it holds the device's private keys.
 const (
-	identityFile = "identity.pem" // ed25519 key of the TLS client certificate (PKCS #8 PEM)
+	identityFile = "identity.pem"  // ed25519 key of the TLS client certificate (PKCS #8 PEM)
 	wgKeyFile    = "wireguard.key" // WireGuard private key, base64 as wg(8) writes it
 	stateFile    = "state.json"    // Persisted
 	lockFile     = "lock"          // flock held by a running node
