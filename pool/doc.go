@@ -1,5 +1,51 @@
 // Package pool decides which virtual addresses (VIPs) a device gets: IPv4
-// and IPv6 prefixes, sticky identity-keyed leases, reservations, quarantine
-// and exhaustion. It is pure policy on net/netip with no I/O; the store
-// commits what the pool proposes.
+// and IPv6 prefixes, sticky identity-keyed leases, reservations,
+// quarantine and exhaustion. It is pure policy on net/netip with no I/O of
+// its own; the store commits what the pool proposes (see store.AssignVIPs,
+// which drives a *Pool through the store.Pool interface).
+//
+// # Addresses
+//
+// A pool has any number of IPv4 and IPv6 prefixes. It never proposes a
+// prefix's network address (host part all zeros: the IPv4 network address,
+// the IPv6 subnet-router anycast address) or its all-ones host address (the
+// IPv4 broadcast), except in /31, /32, /127 and /128 prefixes where every
+// address is usable, and never an address inside Config.Exclude (the home
+// agent passes its own tunnel addresses there).
+//
+// # Stickiness
+//
+// A device is identified by a string (the home agent uses the device id,
+// which re-enrolment keeps). The device keeps whatever it holds; a device
+// without a lease in a family gets, in this order: its reservation, the
+// address it released recently if still quarantined for it, or a fresh
+// address. Fresh addresses are derived from the identity in the spirit of
+// RFC 7217: candidate i is the prefix with its host bits taken from
+// SHA-256(prefix || 0 || identity || i). The first 16 candidates are
+// tried; then a linear probe from candidate 0 (wrapping inside the prefix)
+// finds a free address if the prefix has one. Prefixes are tried in
+// configuration order. This is deterministic: the same state and identity
+// always give the same proposal, and in a sparse pool the same identity
+// gets the same address again even after its quarantine has expired. The
+// same rule is used for IPv4, where the space is small enough for the
+// linear probe to matter.
+//
+// # Quarantine
+//
+// Released addresses are quarantined (Config.Quarantine, default 24 h)
+// before another device can get them; the previous holder can have them
+// back meanwhile. Only when a family has no free address left does the
+// pool hand out the quarantined address with the oldest release, and when
+// none is left either, Propose fails with ErrExhausted.
+//
+// # Consistency with the store
+//
+// The pool's state is a cache of the store's: it is filled at start
+// (store.LoadPool) and told about every committed change (Hold, Reserve,
+// Release, Quarantine, ForgetDevice). Hold accepts what the store
+// committed even if the pool believed otherwise (the store is the truth);
+// that is how a conflict reported by the store, because another writer
+// allocated meanwhile, makes the next proposal a different address.
+//
+// A Pool is safe for concurrent use; every method takes one mutex.
 package pool

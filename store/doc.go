@@ -1,4 +1,46 @@
 // Package store holds homeip's durable truth: devices, their keys and
-// state, address leases, reservations and one-time enrolment tokens. It
-// enforces that no address is leased twice when a lease is committed.
+// state, address leases, reservations, quarantined addresses and one-time
+// enrolment tokens. It enforces that no address is leased twice when a
+// lease is committed: the pool proposes, the store decides.
+//
+// # Model
+//
+//   - A [Device] is created by an admin (id, name), enrolled once with a
+//     one-time [Token] (which records its ed25519 identity key and its
+//     WireGuard key), can be renamed, revoked (kept, but refused service) or
+//     deleted.
+//   - A [Lease] binds one address to one device, at most one per address
+//     family per device. It is hard state: it lives until the device is
+//     deleted or an admin moves it, so a device gets the same VIPs across
+//     reconnects, restarts and re-enrolment (a new token for an existing
+//     device keeps the device record and therefore its leases).
+//   - A [Reservation] pins a device to an address chosen by an admin.
+//   - A [Quarantined] record remembers a released address and its previous
+//     holder, so that the pool can keep it away from others for a while
+//     and give it back to the same device if it returns.
+//   - Tokens are stored as SHA-256 hashes of their secret, with an expiry,
+//     and are redeemed at most once ([Store.RedeemToken] is atomic).
+//
+// # Committing leases
+//
+// [Store.CommitLease] is a transaction (or, in a distributed
+// implementation, a compare-and-swap) that refuses an address held or
+// reserved by another device with a [*ConflictError]
+// (errors.Is(err, [ErrAddrInUse])). The caller then tells its pool about
+// the holder and asks for the next proposal. [AssignVIPs] does exactly that
+// loop and is the one call a home agent needs to give a device its sticky
+// IPv4 and IPv6 VIPs durably; [LoadPool] fills a pool from the store at
+// start. Both take the small [Pool] interface, which *pool.Pool satisfies,
+// so this package does not import the pool (DESIGN.md: store imports no
+// other homeip package).
+//
+// # Implementations
+//
+// store/bboltstore is the embedded default (one bbolt file). Every
+// implementation must pass the behavioural suite in store/storetest
+// (storetest.Run), which is how a later etcd implementation proves it
+// behaves the same.
+//
+// Implementations are safe for concurrent use. After Close every method
+// returns an error satisfying errors.Is(err, net.ErrClosed).
 package store

@@ -1,0 +1,326 @@
+package pool
+
+import (
+	"container/heap"
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// state flags of an address entry.
+type state uint8
+
+const (
+	stHeld        state = 1 << iota // leased to dev
+	stReserved                      // reserved for dev
+	stQuarantined                   // released by dev, kept from others until until
+)
+
+// entry is what the pool knows about one address. Free addresses have no
+// entry.
+type entry struct {
+	dev   string
+	st    state
+	until int64 // quarantine expiry, Unix nanoseconds
+}
+
+// pending remembers a proposal not yet committed, so that concurrent
+// callers are not all proposed the same address.
+type pending struct {
+	dev string
+	at  int64
+}
+
+// pendingTTL is how long a proposal keeps an address from other proposals
+// if its caller never reports back.
+const pendingTTL = 30 * time.Second
+
+// Option configures New.
+type Option func(*Pool)
+
+// WithClock sets the clock used for quarantine (default time.Now).
+func WithClock(now func() time.Time) Option {
+	return func(p *Pool) {
+		if now != nil {
+			p.now = now
+		}
+	}
+}
+
+// Pool proposes addresses and mirrors the store's leases, reservations and
+// quarantine. It is safe for concurrent use.
+type Pool struct {
+	now func() time.Time
+
+	mu    sync.Mutex
+	cfg   Config
+	sp    *space
+	addrs map[netip.Addr]entry     // every non-free address
+	held  map[string][2]netip.Addr // device → leased address per family
+	resv  map[string][2]netip.Addr // device → reserved address per family
+	quar  map[string][2]netip.Addr // device → address it released, quarantined
+	qheap [2]qHeap                 // quarantine expiry per family
+	pend  map[netip.Addr]pending   // proposals in flight
+}
+
+// New returns an empty pool for a validated configuration.
+func New(cfg Config, opts ...Option) (*Pool, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	p := &Pool{
+		now:   time.Now,
+		cfg:   cloneConfig(cfg),
+		addrs: make(map[netip.Addr]entry),
+		held:  make(map[string][2]netip.Addr),
+		resv:  make(map[string][2]netip.Addr),
+		quar:  make(map[string][2]netip.Addr),
+		pend:  make(map[netip.Addr]pending),
+	}
+	for _, o := range opts {
+		o(p)
+	}
+	p.sp = newSpace(p.cfg)
+	return p, nil
+}
+
+func cloneConfig(c Config) Config {
+	c.V4 = append([]netip.Prefix(nil), c.V4...)
+	c.V6 = append([]netip.Prefix(nil), c.V6...)
+	c.Exclude = append([]netip.Prefix(nil), c.Exclude...)
+	return c
+}
+
+// Config returns the current configuration.
+func (p *Pool) Config() Config {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return cloneConfig(p.cfg)
+}
+
+// Families lists the families that have at least one prefix, IPv4 first.
+func (p *Pool) Families() []Family {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []Family
+	for _, f := range []Family{IPv4, IPv6} {
+		if len(p.sp.fam[famIndex(f)]) > 0 {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// setLocked replaces the entry of a (deleting it when e.st is zero) and
+// keeps the prefix counters in step.
+func (p *Pool) setLocked(a netip.Addr, e entry) {
+	old, had := p.addrs[a]
+	if ps := p.sp.prefixOf(a); ps != nil {
+		if had {
+			count(ps, old.st, ^uint64(0))
+		}
+		count(ps, e.st, 1)
+	}
+	if e.st == 0 {
+		delete(p.addrs, a)
+		return
+	}
+	p.addrs[a] = e
+}
+
+// count adds d (1 or -1 as two's complement) to the counter of st.
+func count(ps *prefixState, st state, d uint64) {
+	switch {
+	case st&stHeld != 0:
+		ps.held += d
+	case st&stReserved != 0:
+		ps.reserved += d
+	case st&stQuarantined != 0:
+		ps.quarantined += d
+	}
+}
+
+// setIndex sets m[id][fi] = a (an invalid a clears it) and drops empty
+// rows.
+func setIndex(m map[string][2]netip.Addr, id string, fi int, a netip.Addr) {
+	v := m[id]
+	v[fi] = a
+	if !v[0].IsValid() && !v[1].IsValid() {
+		delete(m, id)
+		return
+	}
+	m[id] = v
+}
+
+// clearIndex clears m[id][fi] if it is a.
+func clearIndex(m map[string][2]netip.Addr, id string, fi int, a netip.Addr) {
+	if v, ok := m[id]; ok && v[fi] == a {
+		setIndex(m, id, fi, netip.Addr{})
+	}
+}
+
+// checkLocked validates an address for holding or reserving.
+func (p *Pool) checkLocked(a netip.Addr) error {
+	if !a.IsValid() || a.Zone() != "" || a.Is4In6() {
+		return fmt.Errorf("%w: %v is not a plain IPv4 or IPv6 address", ErrUnusable, a)
+	}
+	ps := p.sp.prefixOf(a)
+	if ps == nil {
+		return fmt.Errorf("%w: %v (IPv%d prefixes: %v)", ErrOutside, a, addrFamily(a), p.cfg.Prefixes(addrFamily(a)))
+	}
+	if ok, why := p.sp.usable(ps, a); !ok {
+		return fmt.Errorf("%w: %v is %s", ErrUnusable, a, why)
+	}
+	return nil
+}
+
+func checkID(id string) error {
+	if id == "" {
+		return ErrInvalidID
+	}
+	return nil
+}
+
+// Hold records that device id holds addr, as committed in the store. The
+// store is the truth: whatever the pool believed about addr (another
+// holder, a quarantine) and about the device's previous address of that
+// family is replaced. Hold refuses, and records nothing, for an address
+// outside every prefix or not usable (ErrOutside, ErrUnusable).
+func (p *Pool) Hold(id string, addr netip.Addr) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.checkLocked(addr); err != nil {
+		return err
+	}
+	p.holdLocked(id, addr)
+	return nil
+}
+
+func (p *Pool) holdLocked(id string, addr netip.Addr) {
+	fi := famIndex(addrFamily(addr))
+	delete(p.pend, addr)
+	if cur := p.held[id][fi]; cur == addr {
+		return
+	} else if cur.IsValid() {
+		// The device moved without the pool seeing the release.
+		e := p.addrs[cur]
+		e.st &^= stHeld
+		p.setLocked(cur, e)
+	}
+	if e, ok := p.addrs[addr]; ok && e.dev != id {
+		clearIndex(p.held, e.dev, fi, addr)
+		clearIndex(p.resv, e.dev, fi, addr)
+		clearIndex(p.quar, e.dev, fi, addr)
+	}
+	st := stHeld
+	if p.resv[id][fi] == addr {
+		st |= stReserved
+	}
+	p.setLocked(addr, entry{dev: id, st: st})
+	setIndex(p.held, id, fi, addr)
+}
+
+// Release records that device id gave addr up at the given time. A
+// reserved address stays reserved for the device; any other goes into
+// quarantine for Config.Quarantine from at. Releasing an address the
+// device does not hold does nothing.
+func (p *Pool) Release(id string, addr netip.Addr, at time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.releaseLocked(id, addr, at)
+}
+
+func (p *Pool) releaseLocked(id string, addr netip.Addr, at time.Time) {
+	e, ok := p.addrs[addr]
+	if !ok || e.dev != id || e.st&stHeld == 0 {
+		return
+	}
+	fi := famIndex(addrFamily(addr))
+	clearIndex(p.held, id, fi, addr)
+	switch q := p.cfg.quarantine(); {
+	case e.st&stReserved != 0:
+		p.setLocked(addr, entry{dev: id, st: stReserved})
+	case q > 0:
+		p.quarantineLocked(id, addr, at.Add(q))
+	default:
+		p.setLocked(addr, entry{})
+	}
+}
+
+func (p *Pool) quarantineLocked(id string, addr netip.Addr, until time.Time) {
+	fi := famIndex(addrFamily(addr))
+	p.setLocked(addr, entry{dev: id, st: stQuarantined, until: until.UnixNano()})
+	heap.Push(&p.qheap[fi], qItem{addr: addr, until: until.UnixNano()})
+	setIndex(p.quar, id, fi, addr)
+}
+
+// Quarantine records an address that device id released at the given
+// time (used when loading the store). It does nothing if the address is
+// held or reserved, outside the pool, or its quarantine is over.
+func (p *Pool) Quarantine(id string, addr netip.Addr, released time.Time) {
+	if checkID(id) != nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	q := p.cfg.quarantine()
+	if q <= 0 || p.checkLocked(addr) != nil {
+		return
+	}
+	until := released.Add(q)
+	if !until.After(p.now()) {
+		return
+	}
+	if e, ok := p.addrs[addr]; ok {
+		if e.st&(stHeld|stReserved) != 0 {
+			return
+		}
+		clearIndex(p.quar, e.dev, famIndex(addrFamily(addr)), addr)
+	}
+	p.quarantineLocked(id, addr, until)
+}
+
+// ForgetDevice drops a deleted device: its reservations go, its leases are
+// released into quarantine at the given time.
+func (p *Pool) ForgetDevice(id string, at time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, r := range p.resv[id] {
+		if r.IsValid() {
+			p.unreserveLocked(id, r)
+		}
+	}
+	for _, h := range p.held[id] {
+		if h.IsValid() {
+			p.releaseLocked(id, h, at)
+		}
+	}
+}
+
+// Holder returns the device holding addr, if any.
+func (p *Pool) Holder(addr netip.Addr) (string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	e, ok := p.addrs[addr]
+	if !ok || e.st&stHeld == 0 {
+		return "", false
+	}
+	return e.dev, true
+}
+
+// Addrs returns the addresses device id holds (IPv4 first).
+func (p *Pool) Addrs(id string) []netip.Addr {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []netip.Addr
+	for _, a := range p.held[id] {
+		if a.IsValid() {
+			out = append(out, a)
+		}
+	}
+	return out
+}

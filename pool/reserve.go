@@ -1,0 +1,93 @@
+package pool
+
+import "net/netip"
+
+// CheckReservation reports whether device id may be pinned to addr: the
+// address must lie inside a prefix (ErrOutside), be usable (ErrUnusable:
+// network, broadcast or excluded) and not be held by or reserved for
+// another device (*ConflictError). A quarantined address may be reserved:
+// the admin's choice wins over the quarantine.
+func (p *Pool) CheckReservation(id string, addr netip.Addr) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.checkReservationLocked(id, addr)
+}
+
+func (p *Pool) checkReservationLocked(id string, addr netip.Addr) error {
+	if err := p.checkLocked(addr); err != nil {
+		return err
+	}
+	if e, ok := p.addrs[addr]; ok && e.dev != id && e.st&(stHeld|stReserved) != 0 {
+		return &ConflictError{Addr: addr, Holder: e.dev, Reserved: e.st&stHeld == 0}
+	}
+	return nil
+}
+
+// Reserve pins device id to addr, as committed in the store: it replaces
+// the device's reservation of that family, and if the device holds an
+// address of that family, the lease moves to addr and the old address goes
+// into quarantine. It refuses what CheckReservation refuses.
+func (p *Pool) Reserve(id string, addr netip.Addr) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.checkReservationLocked(id, addr); err != nil {
+		return err
+	}
+	fi := famIndex(addrFamily(addr))
+	if r := p.resv[id][fi]; r.IsValid() && r != addr {
+		p.unreserveLocked(id, r)
+	}
+	h := p.held[id][fi]
+	if h.IsValid() && h != addr {
+		p.releaseLocked(id, h, p.now())
+	}
+	if e, ok := p.addrs[addr]; ok && e.dev != id {
+		clearIndex(p.quar, e.dev, fi, addr)
+	}
+	st := stReserved
+	if h.IsValid() {
+		st |= stHeld
+		setIndex(p.held, id, fi, addr)
+	}
+	delete(p.pend, addr)
+	p.setLocked(addr, entry{dev: id, st: st})
+	setIndex(p.resv, id, fi, addr)
+	return nil
+}
+
+// Unreserve removes device id's reservation of addr. If the device holds
+// the address it keeps it as an ordinary lease.
+func (p *Pool) Unreserve(id string, addr netip.Addr) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.unreserveLocked(id, addr)
+}
+
+func (p *Pool) unreserveLocked(id string, addr netip.Addr) {
+	e, ok := p.addrs[addr]
+	if !ok || e.dev != id || e.st&stReserved == 0 {
+		return
+	}
+	clearIndex(p.resv, id, famIndex(addrFamily(addr)), addr)
+	e.st &^= stReserved
+	p.setLocked(addr, e)
+}
+
+// Reservations returns device id's reserved addresses (IPv4 first).
+func (p *Pool) Reservations(id string) []netip.Addr {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []netip.Addr
+	for _, a := range p.resv[id] {
+		if a.IsValid() {
+			out = append(out, a)
+		}
+	}
+	return out
+}

@@ -1,0 +1,220 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// Pool is what AssignVIPs, ReserveVIP, RemoveDevice and LoadPool need from
+// an address pool. *pool.Pool satisfies it; families are 4 and 6.
+type Pool interface {
+	// Families lists the families the pool hands out (4, 6).
+	Families() []int
+	// Propose returns the address deviceID should get in that family.
+	Propose(deviceID string, family int) (netip.Addr, error)
+	// Hold records that deviceID holds addr (committed in the store).
+	Hold(deviceID string, addr netip.Addr) error
+	// CheckReservation says whether deviceID may be pinned to addr.
+	CheckReservation(deviceID string, addr netip.Addr) error
+	// Reserve records a committed reservation (moving the device's lease
+	// of that family to addr).
+	Reserve(deviceID string, addr netip.Addr) error
+	// Unreserve forgets a reservation.
+	Unreserve(deviceID string, addr netip.Addr)
+	// Release records that deviceID released addr at the given time
+	// (quarantine), and ForgetDevice that a device is gone for good.
+	Release(deviceID string, addr netip.Addr, at time.Time)
+	ForgetDevice(deviceID string, at time.Time)
+	// Quarantine records an address released earlier (at start-up).
+	Quarantine(deviceID string, addr netip.Addr, released time.Time)
+}
+
+// maxConflicts bounds how many proposals AssignVIPs tries per family
+// before it gives up; each conflict teaches the pool about one holder it
+// did not know of, which only happens when another writer (another home
+// agent sharing the store) allocated concurrently.
+const maxConflicts = 64
+
+// AssignVIPs gives a device its sticky VIPs durably: for every family the
+// pool serves, the device's existing lease if it has one, else the pool's
+// proposal committed with CommitLease. A conflict (another writer took the
+// address) is fed back to the pool with Hold and the next proposal is
+// tried. The pool learns every committed lease. It returns the device's
+// leases, IPv4 first.
+//
+// The home agent calls this on registration; it is safe to call
+// concurrently for different devices and idempotent for one.
+func AssignVIPs(ctx context.Context, s Store, p Pool, deviceID string, now time.Time) ([]Lease, error) {
+	have, err := s.Leases(ctx, deviceID)
+	if err != nil {
+		return nil, fmt.Errorf("store: assigning VIPs to %q: %w", deviceID, err)
+	}
+	var out []Lease
+	for _, fam := range p.Families() {
+		l, ok := leaseOfFamily(have, fam)
+		if ok {
+			if err := p.Hold(deviceID, l.Addr); err != nil {
+				return nil, fmt.Errorf("store: assigning VIPs to %q: pool refuses its lease %v: %w", deviceID, l.Addr, err)
+			}
+			out = append(out, l)
+			continue
+		}
+		l, err := commitProposal(ctx, s, p, deviceID, fam, now)
+		if err != nil {
+			return nil, fmt.Errorf("store: assigning IPv%d VIP to %q: %w", fam, deviceID, err)
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+func leaseOfFamily(ls []Lease, fam int) (Lease, bool) {
+	for _, l := range ls {
+		if Family(l.Addr) == fam {
+			return l, true
+		}
+	}
+	return Lease{}, false
+}
+
+func commitProposal(ctx context.Context, s Store, p Pool, deviceID string, fam int, now time.Time) (Lease, error) {
+	for range maxConflicts {
+		addr, err := p.Propose(deviceID, fam)
+		if err != nil {
+			return Lease{}, err
+		}
+		l := Lease{DeviceID: deviceID, Addr: addr, Created: now}
+		err = s.CommitLease(ctx, l)
+		var ce *ConflictError
+		switch {
+		case err == nil:
+			if err := p.Hold(deviceID, addr); err != nil {
+				return Lease{}, fmt.Errorf("pool refuses committed lease %v: %w", addr, err)
+			}
+			return l, nil
+		case errors.As(err, &ce):
+			if ce.Reserved {
+				// Reserved for someone else: a reservation this pool
+				// missed. Teach it and go on.
+				_ = p.Reserve(ce.Holder, ce.Addr)
+			} else if err := p.Hold(ce.Holder, ce.Addr); err != nil {
+				return Lease{}, fmt.Errorf("pool refuses conflicting lease %v of %q: %w", ce.Addr, ce.Holder, err)
+			}
+		case errors.Is(err, ErrHasLease):
+			// Another writer gave this device a lease meanwhile: use it.
+			have, lerr := s.Leases(ctx, deviceID)
+			if lerr != nil {
+				return Lease{}, lerr
+			}
+			if l, ok := leaseOfFamily(have, fam); ok {
+				if err := p.Hold(deviceID, l.Addr); err != nil {
+					return Lease{}, fmt.Errorf("pool refuses lease %v: %w", l.Addr, err)
+				}
+				return l, nil
+			}
+			return Lease{}, err
+		default:
+			return Lease{}, err
+		}
+	}
+	return Lease{}, fmt.Errorf("%w: still conflicting after %d proposals", ErrAddrInUse, maxConflicts)
+}
+
+// ReserveVIP pins a device to addr: the pool checks the address (inside a
+// prefix, not excluded, not someone else's), the store commits it (moving
+// the device's lease of that family), and the pool records the outcome.
+func ReserveVIP(ctx context.Context, s Store, p Pool, deviceID string, addr netip.Addr, now time.Time) error {
+	if err := p.CheckReservation(deviceID, addr); err != nil {
+		return fmt.Errorf("store: reserving %v for %q: %w", addr, deviceID, err)
+	}
+	moved, err := s.Reserve(ctx, Reservation{DeviceID: deviceID, Addr: addr, Created: now})
+	if err != nil {
+		return fmt.Errorf("store: reserving %v for %q: %w", addr, deviceID, err)
+	}
+	if err := p.Reserve(deviceID, addr); err != nil {
+		return fmt.Errorf("store: reserving %v for %q: committed, but the pool refuses: %w", addr, deviceID, err)
+	}
+	for _, q := range moved {
+		p.Quarantine(q.DeviceID, q.Addr, q.Released)
+	}
+	return nil
+}
+
+// RemoveDevice deletes a device from the store and releases its addresses
+// in the pool (into quarantine).
+func RemoveDevice(ctx context.Context, s Store, p Pool, deviceID string, now time.Time) error {
+	released, err := s.DeleteDevice(ctx, deviceID, now)
+	if err != nil {
+		return fmt.Errorf("store: removing device %q: %w", deviceID, err)
+	}
+	p.ForgetDevice(deviceID, now)
+	for _, q := range released {
+		p.Quarantine(q.DeviceID, q.Addr, q.Released)
+	}
+	return nil
+}
+
+// LoadError lists the records a pool refused while loading, typically
+// leases outside every configured prefix after a config change made while
+// the home agent was down.
+type LoadError struct {
+	Refused []Lease // leases and reservations the pool refused
+	First   error   // the pool's first complaint
+}
+
+func (e *LoadError) Error() string {
+	ids := ""
+	for i, l := range e.Refused {
+		if i == 8 {
+			ids += fmt.Sprintf(" and %d more", len(e.Refused)-i)
+			break
+		}
+		ids += fmt.Sprintf(" %s(%v)", l.DeviceID, l.Addr)
+	}
+	return fmt.Sprintf("store: pool refuses %d stored addresses:%s: %v", len(e.Refused), ids, e.First)
+}
+
+// Unwrap returns the pool's first complaint.
+func (e *LoadError) Unwrap() error { return e.First }
+
+// LoadPool fills a fresh pool from the store: every lease, reservation and
+// quarantine record. Records the pool refuses are collected into a
+// *LoadError (returned after the whole walk) so the operator sees every
+// affected device at once.
+func LoadPool(ctx context.Context, s Store, p Pool) error {
+	le := &LoadError{}
+	refuse := func(deviceID string, a netip.Addr, err error) {
+		le.Refused = append(le.Refused, Lease{DeviceID: deviceID, Addr: a})
+		if le.First == nil {
+			le.First = err
+		}
+	}
+	err := s.Walk(ctx, Visitor{
+		Lease: func(l Lease) error {
+			if err := p.Hold(l.DeviceID, l.Addr); err != nil {
+				refuse(l.DeviceID, l.Addr, err)
+			}
+			return nil
+		},
+		Reservation: func(r Reservation) error {
+			if err := p.Reserve(r.DeviceID, r.Addr); err != nil {
+				refuse(r.DeviceID, r.Addr, err)
+			}
+			return nil
+		},
+		Quarantined: func(q Quarantined) error {
+			p.Quarantine(q.DeviceID, q.Addr, q.Released)
+			return nil
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("store: loading pool: %w", err)
+	}
+	if len(le.Refused) > 0 {
+		return le
+	}
+	return nil
+}
