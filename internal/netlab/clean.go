@@ -154,10 +154,21 @@ func killNamespacePids(ctx context.Context, name string) {
 	deadline := time.Now().Add(2 * time.Second)
 	for _, pid := range pids {
 		for time.Now().Before(deadline) {
-			if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
+			if !running(pid) {
 				break
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
+}
+
+// running reports whether pid exists and is not a zombie.
+func running(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z'
 }
