@@ -41,7 +41,7 @@ const DefaultMaxFrame = 8192
 func AppendFrame(b []byte, m Message) ([]byte, error) {
 	start := len(b)
 	e := encoder{b: append(b, Version, byte(m.Type()), 0, 0)}
-	m.encode(&e)
+	encodeMessage(m, &e)
 	if e.err != nil {
 		return b[:start], fmt.Errorf("binding: encoding %v: %w", m.Type(), e.err)
 	}
@@ -81,7 +81,7 @@ func decodeBody(t Type, body []byte, m Message) error {
 		return fmt.Errorf("binding: decoding %v: %w: frame is %v", m.Type(), ErrTypeMismatch, t)
 	}
 	d := decoder{b: body}
-	m.decode(&d)
+	decodeMessage(m, &d)
 	if d.err != nil {
 		return fmt.Errorf("binding: decoding %v: %w", t, d.err)
 	}
