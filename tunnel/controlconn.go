@@ -1,0 +1,212 @@
+package tunnel
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+)
+
+// controlSender is what the control side needs from the shared socket.
+type controlSender interface {
+	// sendControl sends one datagram to to, from local if it is valid.
+	sendControl(b []byte, to netip.AddrPort, local netip.Addr) error
+	// localAddr is the socket's local address.
+	localAddr() net.Addr
+}
+
+// maxReplySources bounds the remembered "which local address did this
+// remote send to" entries; the table is reset when it is full.
+const maxReplySources = 4096
+
+// controlConn is the QUIC side of the shared socket, a net.PacketConn for
+// quic.Transport. It reads the QUIC datagrams the demultiplexer queued and
+// writes through whatever socket is current, so it keeps working across a
+// Rebind. Replies to a remote leave from the local address that remote
+// last sent to. Closing it stops only the control side; the Device closes
+// it too. It is safe for concurrent use.
+type controlConn struct {
+	m *demux
+	s controlSender
+
+	rd, wd deadline
+
+	mu      sync.Mutex
+	sources map[netip.AddrPort]netip.Addr // guarded by mu
+}
+
+var _ net.PacketConn = (*controlConn)(nil)
+
+func newControlConn(m *demux, s controlSender) *controlConn {
+	return &controlConn{
+		m:       m,
+		s:       s,
+		rd:      makeDeadline(),
+		wd:      makeDeadline(),
+		sources: make(map[netip.AddrPort]netip.Addr),
+	}
+}
+
+// ReadFrom implements net.PacketConn. A datagram longer than p is
+// truncated, as with a UDP socket.
+func (c *controlConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	select {
+	case <-c.m.done:
+		return 0, nil, c.opErr("read", net.ErrClosed)
+	case <-c.rd.wait():
+		return 0, nil, c.opErr("read", os.ErrDeadlineExceeded)
+	default:
+	}
+	select {
+	case <-c.m.done:
+		return 0, nil, c.opErr("read", net.ErrClosed)
+	case <-c.rd.wait():
+		return 0, nil, c.opErr("read", os.ErrDeadlineExceeded)
+	case d := <-c.m.queue:
+		n := copy(p, *d.buf)
+		c.m.release(d.buf)
+		if d.local.IsValid() {
+			c.mu.Lock()
+			if len(c.sources) >= maxReplySources {
+				clear(c.sources)
+			}
+			c.sources[d.from] = d.local
+			c.mu.Unlock()
+		}
+		return n, net.UDPAddrFromAddrPort(d.from), nil
+	}
+}
+
+// WriteTo implements net.PacketConn. addr must be a *net.UDPAddr (or any
+// net.Addr whose String is an ip:port).
+func (c *controlConn) WriteTo(p []byte, addr net.Addr) (int, error) {
+	select {
+	case <-c.m.done:
+		return 0, c.opErr("write", net.ErrClosed)
+	case <-c.wd.wait():
+		return 0, c.opErr("write", os.ErrDeadlineExceeded)
+	default:
+	}
+	to, err := addrPortOf(addr)
+	if err != nil {
+		return 0, c.opErr("write", err)
+	}
+	c.mu.Lock()
+	local := c.sources[to]
+	c.mu.Unlock()
+	if err := c.s.sendControl(p, to, local); err != nil {
+		return 0, c.opErr("write", err)
+	}
+	return len(p), nil
+}
+
+// addrPortOf converts a net.Addr to an AddrPort without zone surprises.
+func addrPortOf(addr net.Addr) (netip.AddrPort, error) {
+	switch a := addr.(type) {
+	case *net.UDPAddr:
+		ap := a.AddrPort()
+		if !ap.IsValid() {
+			return netip.AddrPort{}, fmt.Errorf("tunnel: invalid address %v", addr)
+		}
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
+	case nil:
+		return netip.AddrPort{}, fmt.Errorf("tunnel: nil address")
+	default:
+		ap, err := netip.ParseAddrPort(addr.String())
+		if err != nil {
+			return netip.AddrPort{}, fmt.Errorf("tunnel: address %v: %w", addr, err)
+		}
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
+	}
+}
+
+func (c *controlConn) opErr(op string, err error) error {
+	return &net.OpError{Op: op, Net: "udp", Source: c.s.localAddr(), Err: err}
+}
+
+// Close implements net.PacketConn: reads and writes fail with
+// net.ErrClosed from now on and queued datagrams are discarded. WireGuard
+// is not affected. Idempotent.
+func (c *controlConn) Close() error {
+	c.m.close()
+	for {
+		select {
+		case d := <-c.m.queue:
+			c.m.release(d.buf)
+		default:
+			return nil
+		}
+	}
+}
+
+// LocalAddr implements net.PacketConn.
+func (c *controlConn) LocalAddr() net.Addr { return c.s.localAddr() }
+
+// SetDeadline implements net.PacketConn.
+func (c *controlConn) SetDeadline(t time.Time) error {
+	c.rd.set(t)
+	c.wd.set(t)
+	return nil
+}
+
+// SetReadDeadline implements net.PacketConn.
+func (c *controlConn) SetReadDeadline(t time.Time) error { c.rd.set(t); return nil }
+
+// SetWriteDeadline implements net.PacketConn.
+func (c *controlConn) SetWriteDeadline(t time.Time) error { c.wd.set(t); return nil }
+
+// deadline is a settable deadline whose wait channel is closed once it has
+// passed (the pattern of net.Pipe).
+type deadline struct {
+	mu     sync.Mutex
+	timer  *time.Timer   // guarded by mu
+	cancel chan struct{} // guarded by mu; closed when the deadline passed
+}
+
+func makeDeadline() deadline { return deadline{cancel: make(chan struct{})} }
+
+// set moves the deadline; the zero time means none.
+func (d *deadline) set(t time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.timer != nil && !d.timer.Stop() {
+		<-d.cancel // the timer fired: wait for it to close cancel
+	}
+	d.timer = nil
+	closed := isClosed(d.cancel)
+	if t.IsZero() {
+		if closed {
+			d.cancel = make(chan struct{})
+		}
+		return
+	}
+	if dur := time.Until(t); dur > 0 {
+		if closed {
+			d.cancel = make(chan struct{})
+		}
+		ch := d.cancel
+		d.timer = time.AfterFunc(dur, func() { close(ch) })
+		return
+	}
+	if !closed {
+		close(d.cancel)
+	}
+}
+
+// wait returns a channel closed when the deadline has passed.
+func (d *deadline) wait() chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cancel
+}
+
+func isClosed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}

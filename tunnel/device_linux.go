@@ -1,0 +1,255 @@
+package tunnel
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+
+	"golang.zx2c4.com/wireguard/device"
+	"golang.zx2c4.com/wireguard/tun"
+)
+
+// Device is the WireGuard data plane on Linux (and Android): a
+// wireguard-go device on wireguard-go's own TUN (virtio-net-header
+// offloads on) whose UDP socket is shared with the QUIC control channel
+// (ControlConn). It implements DataPlane and is safe for concurrent use.
+type Device struct {
+	log   *slog.Logger
+	name  string
+	tun   tun.Device
+	wg    *device.Device
+	bind  *sharedBind
+	m     *demux
+	ctrl  *controlConn
+	netns *os.File
+	uapi  *uapiServer // nil when not serving UAPI
+
+	mu     sync.Mutex // serialises configuration and Close
+	closed bool       // guarded by mu
+}
+
+var _ DataPlane = (*Device)(nil)
+
+// New creates the TUN interface (or adopts cfg.TUNFD), configures its
+// addresses, MTU and routes, opens the shared UDP socket and starts the
+// WireGuard device with no peers. The TUN and the socket belong to the
+// network namespace of the calling thread. On error nothing is left behind.
+func New(cfg Config) (*Device, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	d := &Device{log: cfg.Logger, m: newDemux()}
+	ok := false
+	defer func() {
+		if !ok {
+			d.teardown()
+		}
+	}()
+
+	// Remember the namespace so that a Rebind from any thread reopens the
+	// socket here.
+	if d.netns, err = os.Open("/proc/thread-self/ns/net"); err != nil {
+		return nil, fmt.Errorf("tunnel: opening network namespace: %w", err)
+	}
+
+	if cfg.TUNFD > 0 {
+		t, name, err := tun.CreateUnmonitoredTUNFromFD(cfg.TUNFD)
+		if err != nil {
+			return nil, fmt.Errorf("tunnel: adopting TUN fd %d: %w", cfg.TUNFD, err)
+		}
+		d.tun, d.name = t, name
+	} else {
+		t, err := tun.CreateTUN(cfg.InterfaceName, cfg.MTU)
+		if err != nil {
+			return nil, fmt.Errorf("tunnel: creating TUN %s: %w", cfg.InterfaceName, err)
+		}
+		d.tun = t
+		if d.name, err = t.Name(); err != nil {
+			return nil, fmt.Errorf("tunnel: TUN name: %w", err)
+		}
+		if err := configureLink(cfg.Netlink, d.name, cfg.MTU, cfg.Addresses, cfg.Routes); err != nil {
+			return nil, err
+		}
+	}
+	d.log = d.log.With("iface", d.name)
+
+	d.bind = newSharedBind(cfg.ListenAddr.Addr(), cfg.SocketHook, d.netns, d.m, d.log)
+	d.ctrl = newControlConn(d.m, d.bind)
+	d.wg = device.NewDevice(d.tun, d.bind, wgLogger(d.log))
+	if err := d.wg.IpcSet(fmt.Sprintf("private_key=%s\nlisten_port=%d\n", cfg.PrivateKey.hex(), cfg.ListenAddr.Port())); err != nil {
+		return nil, fmt.Errorf("tunnel: configuring device: %w", err)
+	}
+	if err := d.wg.Up(); err != nil {
+		return nil, fmt.Errorf("tunnel: bringing device up: %w", err)
+	}
+	if d.bind.localPort() == 0 {
+		return nil, fmt.Errorf("tunnel: opening UDP port %d failed", cfg.ListenAddr.Port())
+	}
+
+	d.uapi, err = listenUAPI(d.name, d.wg, d.log)
+	if err != nil {
+		if cfg.TUNFD <= 0 {
+			return nil, err
+		}
+		// A mobile OS sandbox has no /var/run/wireguard; the data plane
+		// works without it.
+		d.log.Info("no UAPI socket", "err", err)
+	}
+	d.log.Info("data plane up", "port", d.bind.localPort())
+	ok = true
+	return d, nil
+}
+
+// wgLogger bridges wireguard-go's printf logger to slog: verbose lines at
+// Debug (formatted only when Debug is enabled), errors at Error.
+func wgLogger(log *slog.Logger) *device.Logger {
+	debug := log.Enabled(context.Background(), slog.LevelDebug)
+	l := &device.Logger{
+		Verbosef: device.DiscardLogf,
+		Errorf: func(format string, args ...any) {
+			log.Error(fmt.Sprintf(format, args...), "source", "wireguard-go")
+		},
+	}
+	if debug {
+		l.Verbosef = func(format string, args ...any) {
+			log.Debug(fmt.Sprintf(format, args...), "source", "wireguard-go")
+		}
+	}
+	return l
+}
+
+// ControlConn is the QUIC side of the shared socket: hand it to
+// quic.Transport{Conn: d.ControlConn()}. It receives the QUIC datagrams
+// that arrive on the WireGuard port and sends through the same socket
+// (and so through the same NAT mapping), also across Rebind. Replies leave
+// from the local address the remote last sent to. Closing it does not
+// affect WireGuard; Close of the Device closes it.
+func (d *Device) ControlConn() net.PacketConn { return d.ctrl }
+
+// LocalPort is the UDP port of the shared socket.
+func (d *Device) LocalPort() uint16 { return d.bind.localPort() }
+
+// InterfaceName is the name of the TUN interface.
+func (d *Device) InterfaceName() string { return d.name }
+
+// DemuxStats returns the demultiplexer's counters.
+func (d *Device) DemuxStats() DemuxStats { return d.m.stats() }
+
+// SetPeer implements DataPlane.
+func (d *Device) SetPeer(p Peer) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return fmt.Errorf("tunnel: set peer: %w", net.ErrClosed)
+	}
+	if err := d.wg.IpcSet(peerUAPI(p)); err != nil {
+		return fmt.Errorf("tunnel: set peer %s: %w", p.PublicKey, err)
+	}
+	return nil
+}
+
+// RemovePeer implements DataPlane.
+func (d *Device) RemovePeer(pub Key) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return fmt.Errorf("tunnel: remove peer: %w", net.ErrClosed)
+	}
+	if d.wg.LookupPeer(device.NoisePublicKey(pub)) == nil {
+		return fmt.Errorf("tunnel: remove peer %s: %w", pub, ErrUnknownPeer)
+	}
+	d.wg.RemovePeer(device.NoisePublicKey(pub))
+	return nil
+}
+
+// SetEndpoint implements DataPlane.
+func (d *Device) SetEndpoint(pub Key, ep netip.AddrPort) error {
+	if err := CheckEndpoint(ep); err != nil {
+		return fmt.Errorf("tunnel: set endpoint of %s: %w", pub, err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return fmt.Errorf("tunnel: set endpoint: %w", net.ErrClosed)
+	}
+	if d.wg.LookupPeer(device.NoisePublicKey(pub)) == nil {
+		return fmt.Errorf("tunnel: set endpoint of %s: %w", pub, ErrUnknownPeer)
+	}
+	if err := d.wg.IpcSet(endpointUAPI(pub, ep)); err != nil {
+		return fmt.Errorf("tunnel: set endpoint of %s: %w", pub, err)
+	}
+	return nil
+}
+
+// Peers implements DataPlane.
+func (d *Device) Peers() ([]PeerStatus, error) {
+	d.mu.Lock()
+	closed := d.closed
+	d.mu.Unlock()
+	if closed {
+		return nil, fmt.Errorf("tunnel: peers: %w", net.ErrClosed)
+	}
+	s, err := d.wg.IpcGet()
+	if err != nil {
+		return nil, fmt.Errorf("tunnel: reading peers: %w", err)
+	}
+	return parsePeersUAPI(s)
+}
+
+// Rebind implements DataPlane: wireguard-go's BindUpdate (close and reopen
+// the socket on the same port, in the Device's namespace) clears every
+// peer's cached source address.
+func (d *Device) Rebind() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return fmt.Errorf("tunnel: rebind: %w", net.ErrClosed)
+	}
+	if err := d.wg.BindUpdate(); err != nil {
+		return fmt.Errorf("tunnel: rebind: %w", err)
+	}
+	return nil
+}
+
+// Close implements DataPlane.
+func (d *Device) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil
+	}
+	d.closed = true
+	d.teardown()
+	d.log.Info("data plane closed")
+	return nil
+}
+
+// teardown releases whatever New got as far as creating.
+func (d *Device) teardown() {
+	if d.uapi != nil {
+		d.uapi.close()
+	}
+	if d.ctrl != nil {
+		d.ctrl.Close()
+	}
+	if d.wg != nil {
+		d.wg.Close() // closes the TUN and the bind, waits for its routines
+	} else if d.tun != nil {
+		d.tun.Close()
+	}
+	if d.bind != nil {
+		d.bind.closeForGood()
+	}
+	d.m.close()
+	if d.netns != nil {
+		d.netns.Close()
+	}
+}
