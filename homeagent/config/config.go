@@ -40,6 +40,8 @@ import (
 	"log/slog"
 	"net/netip"
 	"time"
+
+	"github.com/homeip/homeip/binding"
 )
 
 // ErrInvalid is wrapped by every error about a bad setting.
@@ -50,7 +52,7 @@ const (
 	DefaultDataDir         = "/var/lib/homeip"
 	DefaultAdminSocket     = "/run/homeip/ha.sock"
 	DefaultInterface       = "homeip0"
-	DefaultPort            = 51820
+	DefaultPort            = binding.DefaultPort
 	DefaultDNSZone         = "homeip.internal"
 	DefaultDNSPort         = 53
 	DefaultTokenTTL        = 24 * time.Hour
@@ -109,9 +111,12 @@ type Config struct {
 	Quarantine time.Duration
 	// MaxCareOf is the most care-of entries a device may bind at once.
 	MaxCareOf int
-	// DrainTo lists the other home agents devices are switched to by
-	// `ha drain`.
+	// DrainTo lists the control addresses of the other home agent devices
+	// are switched to by `ha drain`, best first.
 	DrainTo []netip.AddrPort
+	// DrainFingerprint is that home agent's certificate fingerprint
+	// ("sha256:..."), which devices pin.
+	DrainFingerprint string
 	// LogLevel is the minimum level logged.
 	LogLevel slog.Level
 	// ShutdownTimeout bounds a clean shutdown.
@@ -206,6 +211,12 @@ func (c Config) Validate() error {
 				return fmt.Errorf("%w: pools %v and %v overlap", ErrInvalid, a, b)
 			}
 		}
+	}
+	if len(c.DrainTo) > 0 && c.DrainFingerprint == "" {
+		return fmt.Errorf("%w: drain_to needs drain_fingerprint", ErrInvalid)
+	}
+	if len(c.DrainTo) > binding.MaxAddrs {
+		return fmt.Errorf("%w: at most %d drain_to addresses", ErrInvalid, binding.MaxAddrs)
 	}
 	if c.Metrics.IsValid() && c.Metrics.Port() == 0 {
 		return fmt.Errorf("%w: metrics address %v has no port", ErrInvalid, c.Metrics)

@@ -13,7 +13,7 @@ import (
 
 const example = `# comment
 data_dir = "/srv/homeip"
-listen = "198.18.0.1:51820"
+listen = "198.18.0.1:51830"
 public_addrs = ["198.18.0.1", "[2001:db8:ffff::1]:4500"]
 pool4 = ["192.0.2.128/25"]
 pool6 = ["2001:db8:100::/64"]
@@ -33,7 +33,7 @@ func TestParseExample(t *testing.T) {
 	}
 	want := Config{
 		DataDir:     "/srv/homeip",
-		Listen:      netip.MustParseAddrPort("198.18.0.1:51820"),
+		Listen:      netip.MustParseAddrPort("198.18.0.1:51830"),
 		PublicAddrs: []netip.AddrPort{netip.MustParseAddrPort("198.18.0.1:0"), netip.MustParseAddrPort("[2001:db8:ffff::1]:4500")},
 		Pool4:       []netip.Prefix{netip.MustParsePrefix("192.0.2.128/25")},
 		Pool6:       []netip.Prefix{netip.MustParsePrefix("2001:db8:100::/64")},
@@ -49,7 +49,7 @@ func TestParseExample(t *testing.T) {
 		t.Fatalf("got  %+v\nwant %+v", c, want)
 	}
 	d := c.WithDefaults()
-	if d.PublicAddrs[0] != netip.MustParseAddrPort("198.18.0.1:51820") {
+	if d.PublicAddrs[0] != netip.MustParseAddrPort("198.18.0.1:51830") {
 		t.Errorf("public addr port not defaulted: %v", d.PublicAddrs)
 	}
 	if err := d.Validate(); err != nil {
@@ -167,7 +167,7 @@ func TestFlagError(t *testing.T) {
 
 func TestDefaults(t *testing.T) {
 	d := Config{}.WithDefaults()
-	if d.DataDir != DefaultDataDir || d.Listen.Port() != DefaultPort || !d.Listen.Addr().IsUnspecified() ||
+	if d.DataDir != DefaultDataDir || d.Listen.Port() != DefaultPort || !d.Listen.Addr().IsUnspecified() || d.Listen.Port() != 51830 ||
 		d.TokenTTL != 24*time.Hour || d.Metrics.IsValid() || len(d.PublicAddrs) != 0 {
 		t.Errorf("defaults: %+v", d)
 	}
@@ -177,7 +177,7 @@ func TestDefaults(t *testing.T) {
 	if d.Tunnel4 != netip.MustParseAddr("10.70.0.1") || d.Tunnel6 != netip.MustParseAddr("fd00:1::1") {
 		t.Errorf("tunnel addrs %v %v", d.Tunnel4, d.Tunnel6)
 	}
-	if len(d.PublicAddrs) != 1 || d.PublicAddrs[0] != netip.MustParseAddrPort("198.18.0.1:51820") {
+	if len(d.PublicAddrs) != 1 || d.PublicAddrs[0] != netip.MustParseAddrPort("198.18.0.1:51830") {
 		t.Errorf("public %v", d.PublicAddrs)
 	}
 	if d.DNSUpstreams[0].Port() != 53 {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/homeip/homeip/binding"
 )
 
 // field describes one setting once for all three sources.
@@ -74,6 +76,15 @@ var fields = []field{
 	durField("quarantine", "quarantine", "how long a revoked device's addresses stay unused", func(c *Config) *time.Duration { return &c.Quarantine }),
 	intField("max_care_of", "max-care-of", "most care-of entries per device", 1, 64, func(c *Config) *int { return &c.MaxCareOf }),
 	endpointsField("drain_to", "drain-to", "other home agent `ha drain` switches devices to (repeatable)", func(c *Config) *[]netip.AddrPort { return &c.DrainTo }),
+	{key: "drain_fingerprint", flag: "drain-fingerprint", help: "certificate fingerprint of the drain_to home agent",
+		set: func(c *Config, v string) error {
+			if _, err := binding.ParseFingerprint(v); err != nil {
+				return fmt.Errorf("drain fingerprint %q: want sha256:... as `ha serve` prints it", v)
+			}
+			c.DrainFingerprint = v
+			return nil
+		},
+		get: func(c *Config) []string { return strs(c.DrainFingerprint) }},
 	{key: "log_level", flag: "log-level", help: "debug, info, warn or error",
 		set: func(c *Config, v string) error {
 			var l slog.Level
