@@ -1,0 +1,262 @@
+package bboltstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/homeip/homeip/store"
+)
+
+// SchemaVersion is the layout this package writes.
+const SchemaVersion = 1
+
+// magic identifies a homeip store inside a bbolt file.
+const magic = "homeip-store"
+
+var (
+	bMeta     = []byte("meta")
+	bDevices  = []byte("devices")
+	bName     = []byte("idx_name")
+	bIKey     = []byte("idx_ikey")
+	bWGKey    = []byte("idx_wgkey")
+	bLeases   = []byte("leases")
+	bResv     = []byte("reservations")
+	bQuar     = []byte("quarantine")
+	bDevAddr  = []byte("dev_addr")
+	bTokens   = []byte("tokens")
+	bDevToken = []byte("dev_tokens")
+
+	allBuckets = [][]byte{bMeta, bDevices, bName, bIKey, bWGKey, bLeases, bResv, bQuar, bDevAddr, bTokens, bDevToken}
+
+	kMagic  = []byte("magic")
+	kSchema = []byte("schema")
+)
+
+// Migration upgrades a store from schema version From to From+1 inside the
+// opening transaction.
+type Migration struct {
+	From uint32
+	Run  func(tx *bolt.Tx) error
+}
+
+// migrations are the registered upgrades. Schema 1 is the first, so there
+// are none yet; a future layout change appends here and bumps
+// SchemaVersion.
+var migrations []Migration
+
+// Options tunes Open. The zero value is ready to use.
+type Options struct {
+	// Logger receives open, migration and batch errors; nil discards.
+	Logger *slog.Logger
+	// LockTimeout bounds the wait for another process's file lock
+	// (default 5 s).
+	LockTimeout time.Duration
+	// MaxBatchDelay and MaxBatchSize tune group commit (defaults: bbolt's
+	// 10 ms and 1000).
+	MaxBatchDelay time.Duration
+	MaxBatchSize  int
+}
+
+// Store is a store.Store in one bbolt file. It is safe for concurrent use.
+type Store struct {
+	db  *bolt.DB
+	log *slog.Logger
+
+	closeOnce sync.Once
+	closeErr  error
+	mu        sync.RWMutex // held for reading by every call, for writing by Close
+	closed    bool
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens or creates the store at path.
+func Open(path string, opts Options) (*Store, error) {
+	return open(path, opts, SchemaVersion, migrations)
+}
+
+func open(path string, opts Options, target uint32, migs []Migration) (*Store, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "bboltstore")
+	if err := precheck(path); err != nil {
+		return nil, err
+	}
+	timeout := opts.LockTimeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrVersionMismatch) || errors.Is(err, berrors.ErrChecksum) {
+			return nil, fmt.Errorf("bboltstore: opening %s: %w: %v", path, store.ErrCorrupt, err)
+		}
+		return nil, fmt.Errorf("bboltstore: opening %s: %w", path, err)
+	}
+	if opts.MaxBatchDelay > 0 {
+		db.MaxBatchDelay = opts.MaxBatchDelay
+	}
+	if opts.MaxBatchSize > 0 {
+		db.MaxBatchSize = opts.MaxBatchSize
+	}
+	if err := prepare(db, target, migs, log); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("bboltstore: opening %s: %w", path, err)
+	}
+	return &Store{db: db, log: log}, nil
+}
+
+// precheck refuses a non-empty file that does not carry bbolt's magic in
+// a meta page, before bbolt opens it read-write.
+func precheck(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("bboltstore: opening %s: %w", path, err)
+	}
+	defer f.Close()
+	head := make([]byte, 64<<10+32)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("bboltstore: reading %s: %w", path, err)
+	}
+	head = head[:n]
+	if n == 0 {
+		return nil // empty file: a new store
+	}
+	// bbolt's meta pages: page header (16 bytes) then magic 0xED0CDAED in
+	// native (little-endian on every platform we run on) order. Page 0,
+	// or page 1 at any plausible page size if page 0 was torn.
+	const boltMagic = 0xED0CDAED
+	for _, off := range []int{16, 4096 + 16, 8192 + 16, 16384 + 16, 32768 + 16, 65536 + 16} {
+		if off+4 <= n && binary.LittleEndian.Uint32(head[off:]) == boltMagic {
+			return nil
+		}
+	}
+	return fmt.Errorf("bboltstore: opening %s: %w: not a bbolt database", path, store.ErrCorrupt)
+}
+
+// prepare checks (or, in an empty database, writes) the magic and schema,
+// creates missing buckets and runs migrations, all in one transaction.
+func prepare(db *bolt.DB, target uint32, migs []Migration, log *slog.Logger) error {
+	return db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bMeta)
+		if meta == nil {
+			empty := true
+			_ = tx.ForEach(func([]byte, *bolt.Bucket) error { empty = false; return nil })
+			if !empty {
+				return fmt.Errorf("%w: a bbolt database, but not a homeip store", store.ErrCorrupt)
+			}
+			for _, b := range allBuckets {
+				if _, err := tx.CreateBucket(b); err != nil {
+					return err
+				}
+			}
+			meta = tx.Bucket(bMeta)
+			if err := meta.Put(kMagic, []byte(magic)); err != nil {
+				return err
+			}
+			log.Info("created store", "schema", target)
+			return putSchema(meta, target)
+		}
+		if !bytes.Equal(meta.Get(kMagic), []byte(magic)) {
+			return fmt.Errorf("%w: meta bucket without the homeip magic", store.ErrCorrupt)
+		}
+		raw := meta.Get(kSchema)
+		if len(raw) != 4 {
+			return fmt.Errorf("%w: schema version missing", store.ErrCorrupt)
+		}
+		v := binary.BigEndian.Uint32(raw)
+		if v > target {
+			return fmt.Errorf("%w: file has schema %d, this program knows up to %d", store.ErrSchema, v, target)
+		}
+		for v < target {
+			var m *Migration
+			for i := range migs {
+				if migs[i].From == v {
+					m = &migs[i]
+				}
+			}
+			if m == nil {
+				return fmt.Errorf("%w: no migration from schema %d", store.ErrSchema, v)
+			}
+			if err := m.Run(tx); err != nil {
+				return fmt.Errorf("migrating schema %d to %d: %w", v, v+1, err)
+			}
+			v++
+			log.Info("migrated store", "schema", v)
+		}
+		for _, b := range allBuckets {
+			if tx.Bucket(b) == nil {
+				return fmt.Errorf("%w: bucket %s missing", store.ErrCorrupt, b)
+			}
+		}
+		return putSchema(meta, v)
+	})
+}
+
+func putSchema(meta *bolt.Bucket, v uint32) error {
+	return meta.Put(kSchema, binary.BigEndian.AppendUint32(nil, v))
+}
+
+// Close closes the file. It is idempotent and waits for running calls.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		s.closeErr = s.db.Close()
+	})
+	return s.closeErr
+}
+
+// begin is called at the start of every method: it fails after Close or
+// when ctx is done, else returns the function that ends the call.
+func (s *Store) begin(ctx context.Context) (func(), error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return nil, net.ErrClosed
+	}
+	return s.mu.RUnlock, nil
+}
+
+// Check runs bbolt's consistency check over the whole file and then
+// verifies the store's own invariants: every record decodes, indexes and
+// records agree, no address is leased twice (the key is the address, so
+// that holds by construction) and no device holds two leases of a family.
+func (s *Store) Check(ctx context.Context) error {
+	done, err := s.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("bboltstore: check: %w", err)
+	}
+	defer done()
+	return s.db.View(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			return fmt.Errorf("bboltstore: check: %w: %v", store.ErrCorrupt, err)
+		}
+		return checkInvariants(tx)
+	})
+}
+
+// Path returns the file's path.
+func (s *Store) Path() string { return s.db.Path() }
