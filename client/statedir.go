@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -17,6 +16,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/homeip/homeip/binding"
 )
 
 // Files of a state directory. The directory is mode 0700 and every file in
@@ -40,25 +41,24 @@ type HomeAgent struct {
 }
 
 // Fingerprint is the SHA-256 of a home agent's certificate (DER). It is
-// written as lowercase hex in the state file.
+// written in binding's printable form ("sha256:" and base64url).
 type Fingerprint [32]byte
 
 // MarshalText implements encoding.TextMarshaler.
-func (f Fingerprint) MarshalText() ([]byte, error) { return []byte(hex.EncodeToString(f[:])), nil }
+func (f Fingerprint) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
 func (f *Fingerprint) UnmarshalText(b []byte) error {
-	var v [32]byte
-	n, err := hex.Decode(v[:], b)
-	if err != nil || n != len(v) || len(b) != 2*len(v) {
-		return fmt.Errorf("client: fingerprint %q is not 64 hex digits: %w", b, ErrInvalid)
+	v, err := binding.ParseFingerprint(string(b))
+	if err != nil {
+		return fmt.Errorf("client: %w (%w)", err, ErrInvalid)
 	}
 	*f = v
 	return nil
 }
 
-// String returns the hex form.
-func (f Fingerprint) String() string { return hex.EncodeToString(f[:]) }
+// String returns the printable form.
+func (f Fingerprint) String() string { return binding.FormatFingerprint(f) }
 
 // NetConfig is the configuration a home agent handed out in its last
 // RegisterAck, kept so that a restarted node brings its tunnel up with the

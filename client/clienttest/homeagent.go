@@ -1,0 +1,463 @@
+package clienttest
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/homeip/homeip/binding"
+)
+
+// Config configures a fake home agent. The zero value is usable.
+type Config struct {
+	// Listen is the UDP address (default 127.0.0.1:0).
+	Listen netip.AddrPort
+	// Lifetime granted to registrations and bindings (default 60 s).
+	Lifetime time.Duration
+	// Keepalive suggested to devices (default 25 s).
+	Keepalive time.Duration
+	// Routes announced to devices (default 192.0.2.0/25, 2001:db8:1::/64).
+	Routes []netip.Prefix
+	// Logger; nil discards.
+	Logger *slog.Logger
+}
+
+// Binding is what the fake knows about a device's binding.
+type Binding struct {
+	Sequence uint16
+	Lifetime time.Duration
+	// Observed is the care-of address: where the last binding update came
+	// from.
+	Observed netip.AddrPort
+	// Via is the binding id the last update came over.
+	Via uint16
+	// Entries are the care-of entries registered (primary and standby).
+	Entries map[uint16]binding.CareOf
+	// Updates counts accepted binding updates.
+	Updates int
+}
+
+type device struct {
+	id, name string
+	key      ed25519.PublicKey
+	wgKey    [32]byte
+	vip4     netip.Addr
+	vip6     netip.Addr
+	bind     *Binding
+	conn     *quic.Conn
+	stream   *quic.Stream
+	wmu      *sync.Mutex
+}
+
+type token struct {
+	secret [binding.SecretSize]byte
+	name   string
+	used   bool
+}
+
+// HomeAgent is a fake home agent. It is safe for concurrent use.
+type HomeAgent struct {
+	cfg   Config
+	log   *slog.Logger
+	cert  tls.Certificate
+	fp    [32]byte
+	wgPub [32]byte
+
+	mu      sync.Mutex
+	addr    netip.AddrPort
+	udp     *dropConn
+	tr      *quic.Transport
+	ln      *quic.Listener
+	tokens  []*token
+	devices map[string]*device // by device id
+	nextVIP int
+	regs    int
+	closed  bool
+	wg      sync.WaitGroup
+
+	drop atomic.Bool
+}
+
+// New starts a fake home agent.
+func New(cfg Config) (*HomeAgent, error) {
+	if !cfg.Listen.IsValid() {
+		cfg.Listen = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), 0)
+	}
+	if cfg.Lifetime <= 0 {
+		cfg.Lifetime = time.Minute
+	}
+	if cfg.Keepalive <= 0 {
+		cfg.Keepalive = 25 * time.Second
+	}
+	if cfg.Routes == nil {
+		cfg.Routes = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/25"), netip.MustParsePrefix("2001:db8:1::/64")}
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := binding.SelfSignedCert(priv, "fake home agent")
+	if err != nil {
+		return nil, err
+	}
+	h := &HomeAgent{cfg: cfg, log: log.With("component", "fakeha"), cert: cert, fp: binding.FingerprintOf(cert.Certificate[0]), devices: map[string]*device{}}
+	rand.Read(h.wgPub[:])
+	if err := h.listen(cfg.Listen); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+func (h *HomeAgent) listen(addr netip.AddrPort) error {
+	pc, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(addr))
+	if err != nil {
+		return fmt.Errorf("clienttest: listening: %w", err)
+	}
+	udp := &dropConn{PacketConn: pc, drop: &h.drop}
+	tr := &quic.Transport{Conn: udp}
+	ln, err := tr.Listen(binding.ServerTLSConfig(h.cert), &quic.Config{MaxIdleTimeout: 30 * time.Second})
+	if err != nil {
+		pc.Close()
+		return fmt.Errorf("clienttest: listening: %w", err)
+	}
+	h.mu.Lock()
+	h.addr = pc.LocalAddr().(*net.UDPAddr).AddrPort()
+	h.udp, h.tr, h.ln = udp, tr, ln
+	h.wg.Add(1)
+	h.mu.Unlock()
+	go h.accept(ln)
+	return nil
+}
+
+// Addr returns the address devices connect to.
+func (h *HomeAgent) Addr() netip.AddrPort {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.addr
+}
+
+// Fingerprint returns the fake's certificate fingerprint.
+func (h *HomeAgent) Fingerprint() [32]byte { return h.fp }
+
+// WGPublicKey returns the WireGuard public key the fake announces.
+func (h *HomeAgent) WGPublicKey() [32]byte { return h.wgPub }
+
+// AddDevice creates a one-time enrolment token for a device called name.
+func (h *HomeAgent) AddDevice(name string) (string, error) {
+	t := &token{name: name}
+	rand.Read(t.secret[:])
+	h.mu.Lock()
+	h.tokens = append(h.tokens, t)
+	addr := h.addr
+	h.mu.Unlock()
+	return binding.EncodeToken(binding.Token{Addrs: []netip.AddrPort{addr}, Fingerprint: h.fp, Secret: t.secret})
+}
+
+// Binding returns a copy of the binding of the device called name.
+func (h *HomeAgent) Binding(name string) (Binding, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, d := range h.devices {
+		if d.name == name && d.bind != nil {
+			b := *d.bind
+			b.Entries = map[uint16]binding.CareOf{}
+			for k, v := range d.bind.Entries {
+				b.Entries[k] = v
+			}
+			return b, true
+		}
+	}
+	return Binding{}, false
+}
+
+// VIPs returns the addresses leased to the device called name.
+func (h *HomeAgent) VIPs(name string) (netip.Addr, netip.Addr, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, d := range h.devices {
+		if d.name == name {
+			return d.vip4, d.vip6, true
+		}
+	}
+	return netip.Addr{}, netip.Addr{}, false
+}
+
+// Registrations counts accepted Register messages.
+func (h *HomeAgent) Registrations() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.regs
+}
+
+// SetSequence overwrites the sequence number held for a device, as if it
+// had sent updates the device forgot (a restored backup).
+func (h *HomeAgent) SetSequence(name string, seq uint16) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, d := range h.devices {
+		if d.name == name {
+			if d.bind == nil {
+				d.bind = &Binding{Entries: map[uint16]binding.CareOf{}}
+			}
+			d.bind.Sequence = seq
+		}
+	}
+}
+
+// Drop makes the fake drop every datagram in both directions while on
+// (a silently dead path).
+func (h *HomeAgent) Drop(on bool) { h.drop.Store(on) }
+
+// Send sends m (e.g. a Switch) to the device called name on its current
+// control stream.
+func (h *HomeAgent) Send(name string, m binding.Message) error {
+	h.mu.Lock()
+	var d *device
+	for _, x := range h.devices {
+		if x.name == name {
+			d = x
+		}
+	}
+	if d == nil || d.stream == nil {
+		h.mu.Unlock()
+		return fmt.Errorf("clienttest: device %s not connected", name)
+	}
+	st, wmu := d.stream, d.wmu
+	h.mu.Unlock()
+	wmu.Lock()
+	defer wmu.Unlock()
+	return binding.WriteMessage(st, m)
+}
+
+// Restart stops the listener, closing every connection, and listens again
+// on the same port. Devices and leases survive (hard state); bindings are
+// forgotten (soft state), as after a home agent restart.
+func (h *HomeAgent) Restart() error {
+	h.mu.Lock()
+	addr := h.addr
+	for _, d := range h.devices {
+		d.bind, d.conn, d.stream = nil, nil, nil
+	}
+	h.mu.Unlock()
+	h.stop()
+	return h.listen(addr)
+}
+
+func (h *HomeAgent) stop() {
+	h.mu.Lock()
+	ln, tr, udp := h.ln, h.tr, h.udp
+	h.mu.Unlock()
+	ln.Close()
+	tr.Close()
+	udp.Close()
+	h.wg.Wait()
+}
+
+// Close stops the fake and waits for its goroutines. Idempotent.
+func (h *HomeAgent) Close() error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closed = true
+	h.mu.Unlock()
+	h.stop()
+	return nil
+}
+
+func (h *HomeAgent) accept(ln *quic.Listener) {
+	defer h.wg.Done()
+	for {
+		conn, err := ln.Accept(context.Background())
+		if err != nil {
+			return
+		}
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			h.serveConn(conn)
+		}()
+	}
+}
+
+func (h *HomeAgent) serveConn(conn *quic.Conn) {
+	defer conn.CloseWithError(0, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	st, err := conn.AcceptStream(ctx)
+	cancel()
+	if err != nil {
+		return
+	}
+	key, err := binding.PeerPublicKey(conn.ConnectionState().TLS)
+	if err != nil {
+		return
+	}
+	wmu := &sync.Mutex{}
+	send := func(m binding.Message) error {
+		wmu.Lock()
+		defer wmu.Unlock()
+		return binding.WriteMessage(st, m)
+	}
+	r := binding.NewReader(st, 0)
+	var dev *device
+	for {
+		m, err := r.ReadMessage()
+		if errors.Is(err, binding.ErrUnknownType) {
+			continue
+		}
+		if err != nil {
+			return
+		}
+		observed := conn.RemoteAddr().(*net.UDPAddr).AddrPort()
+		observed = netip.AddrPortFrom(observed.Addr().Unmap(), observed.Port())
+		switch m := m.(type) {
+		case *binding.Enroll:
+			send(h.enroll(key, m))
+		case *binding.Register:
+			ack, d := h.register(key, m, conn, st, wmu)
+			dev = d
+			send(ack)
+		case *binding.BindingUpdate:
+			send(h.bind(dev, m, observed))
+		case *binding.Heartbeat:
+			send(&binding.HeartbeatAck{Nonce: m.Nonce, Time: m.Time, Observed: observed})
+		case *binding.Deregister:
+			h.mu.Lock()
+			if dev != nil {
+				dev.bind = nil
+			}
+			h.mu.Unlock()
+			send(&binding.BindingAck{Status: binding.StatusAccepted})
+		}
+	}
+}
+
+func (h *HomeAgent) enroll(key ed25519.PublicKey, m *binding.Enroll) *binding.EnrollAck {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, t := range h.tokens {
+		if t.secret != m.Token {
+			continue
+		}
+		if t.used {
+			return &binding.EnrollAck{Status: binding.StatusBadToken}
+		}
+		t.used = true
+		id := fmt.Sprintf("dev-%d", len(h.devices)+1)
+		h.nextVIP++
+		h.devices[id] = &device{
+			id: id, name: t.name, key: key, wgKey: m.WGPublicKey,
+			vip4: netip.AddrFrom4([4]byte{192, 0, 2, byte(129 + h.nextVIP)}),
+			vip6: netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0x01, 0x00, 15: byte(1 + h.nextVIP)}),
+		}
+		return &binding.EnrollAck{Status: binding.StatusAccepted, DeviceID: id, DeviceName: t.name}
+	}
+	return &binding.EnrollAck{Status: binding.StatusBadToken}
+}
+
+func (h *HomeAgent) register(key ed25519.PublicKey, m *binding.Register, conn *quic.Conn, st *quic.Stream, wmu *sync.Mutex) (*binding.RegisterAck, *device) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var d *device
+	for _, x := range h.devices {
+		if x.key.Equal(key) {
+			d = x
+		}
+	}
+	if d == nil {
+		return &binding.RegisterAck{Status: binding.StatusUnauthorized}, nil
+	}
+	if m.DeviceID != "" && m.DeviceID != d.id {
+		return &binding.RegisterAck{Status: binding.StatusUnauthorized}, nil
+	}
+	// The newest connection wins.
+	if d.conn != nil && d.conn != conn {
+		old := d.conn
+		go old.CloseWithError(0, "superseded")
+	}
+	d.conn, d.stream, d.wmu, d.wgKey = conn, st, wmu, m.WGPublicKey
+	h.regs++
+	return &binding.RegisterAck{
+		Status: binding.StatusAccepted, DeviceID: d.id, VIP4: d.vip4, VIP6: d.vip6,
+		HATunnel4: netip.MustParseAddr("192.0.2.129"), HATunnel6: netip.MustParseAddr("2001:db8:100::1"),
+		HAPublicKey: h.wgPub, DNS: []netip.Addr{netip.MustParseAddr("192.0.2.129")}, SearchDomain: "home.test",
+		Routes: h.cfg.Routes, Lifetime: h.cfg.Lifetime, Keepalive: h.cfg.Keepalive, MTU: 1420,
+	}, d
+}
+
+func (h *HomeAgent) bind(d *device, m *binding.BindingUpdate, observed netip.AddrPort) *binding.BindingAck {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if d == nil {
+		return &binding.BindingAck{Status: binding.StatusNotRegistered, Sequence: m.Sequence}
+	}
+	if d.bind == nil {
+		d.bind = &Binding{Entries: map[uint16]binding.CareOf{}}
+		d.bind.Sequence = m.Sequence - 1
+	} else if !binding.SeqNewer(m.Sequence, d.bind.Sequence) {
+		return &binding.BindingAck{Status: binding.StatusStaleSequence, Sequence: d.bind.Sequence}
+	}
+	b := d.bind
+	if m.Flags&binding.FlagOverwrite != 0 {
+		b.Entries = map[uint16]binding.CareOf{}
+	}
+	for _, e := range m.Entries {
+		if e.Flags&binding.EntryRemove != 0 {
+			delete(b.Entries, e.BID)
+			continue
+		}
+		b.Entries[e.BID] = e
+	}
+	b.Sequence, b.Observed, b.Via, b.Lifetime = m.Sequence, observed, m.Via, min(m.Lifetime, h.cfg.Lifetime)
+	b.Updates++
+	ack := &binding.BindingAck{Status: binding.StatusAccepted, Sequence: m.Sequence, Lifetime: b.Lifetime, Observed: observed}
+	if m.Lifetime > h.cfg.Lifetime {
+		ack.Status = binding.StatusLifetimeShortened
+	}
+	for bid := range b.Entries {
+		es := binding.EntryStatus{BID: bid, Status: binding.StatusAccepted}
+		if bid == m.Via {
+			es.Flags = binding.EntryPrimary | binding.EntryObserved
+		}
+		ack.Entries = append(ack.Entries, es)
+	}
+	return ack
+}
+
+// dropConn drops every datagram while drop is set.
+type dropConn struct {
+	net.PacketConn
+	drop *atomic.Bool
+}
+
+func (c *dropConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	for {
+		n, a, err := c.PacketConn.ReadFrom(p)
+		if err != nil || !c.drop.Load() {
+			return n, a, err
+		}
+	}
+}
+
+func (c *dropConn) WriteTo(p []byte, a net.Addr) (int, error) {
+	if c.drop.Load() {
+		return len(p), nil
+	}
+	return c.PacketConn.WriteTo(p, a)
+}
