@@ -1,0 +1,288 @@
+package binding
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Apply decides on a binding update for device that arrived from
+// observed — the source address:port the home agent saw, which becomes
+// the care-of address of the entry named by bu.Via (NAT-safe); the other
+// entries are standby paths that keep the address they were last seen
+// from. It is a pure decision on the cache's state plus the events it
+// emits; the caller sends the ack.
+//
+// The returned ack is always the one to send (unless the update succeeded
+// without FlagAck). On rejection the error is an *Error with the same
+// status, and nothing in the cache changed — except that the update still
+// counted against the device's rate limit. The order of checks is:
+// malformed, rate limited, stale sequence, Config.Check (devices without
+// a binding), too many care-of entries; then a lifetime above
+// Config.MaxLifetime is shortened (StatusLifetimeShortened), and a
+// lifetime of 0 or FlagDeregister removes the binding.
+//
+// The primary entry is the observed entry with the highest Priority;
+// ties go to the path seen most recently, then to the lower binding id.
+func (c *Cache) Apply(now time.Time, device string, bu *BindingUpdate, observed netip.AddrPort) (BindingAck, error) {
+	var ack BindingAck
+	err := c.ApplyInto(&ack, now, device, bu, observed)
+	return ack, err
+}
+
+// ApplyInto is Apply writing the ack into *ack and reusing its Entries
+// slice, so that a steady stream of updates does not allocate.
+func (c *Cache) ApplyInto(ack *BindingAck, now time.Time, device string, bu *BindingUpdate, observed netip.AddrPort) error {
+	*ack = BindingAck{Observed: observed, Entries: ack.Entries[:0]}
+	if bu == nil {
+		return reject(ack, StatusMalformed, "no update")
+	}
+	ack.Sequence = bu.Sequence
+	dereg := bu.Lifetime == 0 || bu.Flags&FlagDeregister != 0
+	if reason := validate(device, bu, observed, dereg); reason != "" {
+		return reject(ack, StatusMalformed, reason)
+	}
+	if len(bu.Entries) > MaxCareOfEntries {
+		return reject(ack, StatusTooManyCareOf, "update lists too many entries")
+	}
+
+	s := c.shard(device)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := now.UnixNano()
+	r := s.m[device]
+	if r != nil {
+		if !c.allowLocked(r, t) {
+			ack.Sequence = r.seq
+			return reject(ack, StatusRateLimited, "")
+		}
+		if !SeqNewer(bu.Sequence, r.seq) {
+			ack.Sequence = r.seq
+			ack.Status = StatusStaleSequence
+			return &Error{Status: StatusStaleSequence, Sequence: r.seq}
+		}
+	} else if c.cfg.Check != nil && !dereg {
+		if st := c.cfg.Check(device); !st.OK() {
+			return reject(ack, st, "")
+		}
+	}
+
+	if dereg {
+		if r != nil {
+			c.dropLocked(s, r, now, EventRemoved)
+		}
+		ack.Status = StatusAccepted
+		return nil
+	}
+
+	if n := c.countAfter(r, bu); n > c.cfg.MaxCareOf {
+		return reject(ack, StatusTooManyCareOf, "")
+	}
+
+	status, granted := StatusAccepted, bu.Lifetime
+	if granted > c.cfg.MaxLifetime {
+		status, granted = StatusLifetimeShortened, c.cfg.MaxLifetime
+	}
+
+	isNew := r == nil
+	var oldBID uint16
+	var oldAddr netip.AddrPort
+	if isNew {
+		r = &record{device: strings.Clone(device), primary: -1, heapIdx: -1}
+		c.allowLocked(r, t) // the first update counts too
+	} else if r.primary >= 0 {
+		oldBID, oldAddr = r.entries[r.primary].bid, r.entries[r.primary].observed
+	}
+
+	if bu.Flags&FlagOverwrite != 0 {
+		r.entries = dropUnlisted(r.entries, bu)
+	}
+	for i := range bu.Entries {
+		ce := &bu.Entries[i]
+		j := findEntry(r.entries, ce.BID)
+		if ce.Flags&EntryRemove != 0 {
+			if j >= 0 {
+				r.entries = slices.Delete(r.entries, j, j+1)
+			}
+			continue
+		}
+		if j < 0 {
+			r.entries, j = insertEntry(r.entries, ce.BID)
+		}
+		e := &r.entries[j]
+		e.kind, e.priority, e.local = ce.Kind, ce.Priority, ce.Local
+		if ce.BID == bu.Via {
+			e.observed, e.lastSeen = observed, t
+		}
+	}
+	r.primary = int8(choosePrimary(r.entries))
+	r.seq = bu.Sequence
+	r.expires = t + int64(granted)
+	if isNew {
+		s.m[r.device] = r
+		s.heap.push(r)
+	} else {
+		s.heap.fix(r)
+	}
+
+	p := &r.entries[r.primary] // the Via entry is observed, so there is one
+	ev := Event{Device: r.device, Time: now, Sequence: r.seq, PrimaryBID: p.bid, Endpoint: p.observed, Previous: oldAddr}
+	switch {
+	case isNew:
+		ev.Kind = EventAdded
+	case p.bid != oldBID:
+		ev.Kind = EventPrimaryChanged
+	case p.observed != oldAddr:
+		ev.Kind = EventMoved
+	}
+	if ev.Kind != 0 {
+		c.emit(ev)
+	}
+
+	ack.Status, ack.Lifetime = status, granted
+	for i, e := range r.entries {
+		var f uint8
+		if i == int(r.primary) {
+			f |= EntryPrimary
+		}
+		if e.observed.IsValid() {
+			f |= EntryObserved
+		}
+		ack.Entries = append(ack.Entries, EntryStatus{BID: e.bid, Status: StatusAccepted, Flags: f})
+	}
+	return nil
+}
+
+func reject(ack *BindingAck, st Status, reason string) error {
+	ack.Status = st
+	ack.Lifetime = 0
+	ack.Entries = ack.Entries[:0]
+	return &Error{Status: st, Reason: reason}
+}
+
+// validate returns why bu is malformed, or "".
+func validate(device string, bu *BindingUpdate, observed netip.AddrPort, dereg bool) string {
+	if device == "" {
+		return "empty device name"
+	}
+	if !observed.IsValid() {
+		return "no observed address"
+	}
+	if bu.Lifetime < 0 {
+		return "negative lifetime"
+	}
+	via := false
+	for i, ce := range bu.Entries {
+		for _, other := range bu.Entries[:i] {
+			if other.BID == ce.BID {
+				return "binding id listed twice"
+			}
+		}
+		if ce.BID == bu.Via && ce.Flags&EntryRemove == 0 {
+			via = true
+		}
+	}
+	if !dereg && !via {
+		return "via does not name a listed entry"
+	}
+	return ""
+}
+
+// allowLocked is the per-device token bucket, as a generic cell rate
+// algorithm: one timestamp per device instead of a token count and a
+// refill time.
+func (c *Cache) allowLocked(r *record, t int64) bool {
+	if c.interval == 0 {
+		return true
+	}
+	tat := max(r.tat, t) + c.interval
+	if tat-t > c.tau+c.interval {
+		return false
+	}
+	r.tat = tat
+	return true
+}
+
+// countAfter is the number of entries r would hold after bu.
+func (c *Cache) countAfter(r *record, bu *BindingUpdate) int {
+	var buf [2 * MaxCareOfEntries]uint16
+	set := buf[:0]
+	if r != nil && bu.Flags&FlagOverwrite == 0 {
+		for _, e := range r.entries {
+			set = append(set, e.bid)
+		}
+	}
+	for _, ce := range bu.Entries {
+		i := slices.Index(set, ce.BID)
+		switch {
+		case ce.Flags&EntryRemove != 0:
+			if i >= 0 {
+				set = slices.Delete(set, i, i+1)
+			}
+		case i < 0:
+			set = append(set, ce.BID)
+		}
+	}
+	return len(set)
+}
+
+func findEntry(es []entry, bid uint16) int {
+	for i := range es {
+		if es[i].bid == bid {
+			return i
+		}
+	}
+	return -1
+}
+
+// insertEntry adds a zero entry for bid in order, growing the slice by
+// exactly one so that a device's entries take no slack memory.
+func insertEntry(es []entry, bid uint16) ([]entry, int) {
+	j := 0
+	for j < len(es) && es[j].bid < bid {
+		j++
+	}
+	if len(es) == cap(es) {
+		n := make([]entry, len(es), len(es)+1)
+		copy(n, es)
+		es = n
+	}
+	es = slices.Insert(es, j, entry{bid: bid})
+	return es, j
+}
+
+func dropUnlisted(es []entry, bu *BindingUpdate) []entry {
+	out := es[:0]
+	for _, e := range es {
+		for _, ce := range bu.Entries {
+			if ce.BID == e.bid {
+				out = append(out, e)
+				break
+			}
+		}
+	}
+	clear(es[len(out):])
+	return out
+}
+
+// choosePrimary returns the index of the observed entry with the highest
+// priority (then most recently seen, then lowest binding id), or -1.
+func choosePrimary(es []entry) int {
+	best := -1
+	for i := range es {
+		e := &es[i]
+		if !e.observed.IsValid() {
+			continue
+		}
+		if best < 0 {
+			best = i
+			continue
+		}
+		b := &es[best]
+		if e.priority > b.priority || (e.priority == b.priority && e.lastSeen > b.lastSeen) {
+			best = i
+		}
+	}
+	return best
+}
