@@ -426,7 +426,12 @@ func (b *sharedBind) makeReceive(br batchReader, rxOffload bool) conn.ReceiveFun
 		}
 		var n int
 		if rxOffload {
-			readAt := len(bufs) - conn.IdealBatchSize/udpSegmentMaxDatagrams
+			// Read few messages at the end of the batch and split them
+			// forward into single datagrams (up to 64 each).
+			readAt := max(0, len(bufs)-len(bufs)/udpSegmentMaxDatagrams)
+			if readAt == len(bufs) {
+				readAt = len(bufs) - 1
+			}
 			got, err := br.ReadBatch((*msgs)[readAt:len(bufs)], 0)
 			if err != nil {
 				return 0, err

@@ -144,6 +144,13 @@ func (c *controlConn) Close() error {
 // LocalAddr implements net.PacketConn.
 func (c *controlConn) LocalAddr() net.Addr { return c.s.localAddr() }
 
+// SetReadBuffer exists so that quic-go does not warn about buffer sizes:
+// the shared socket's buffers are sized (7 MB) when it is opened.
+func (c *controlConn) SetReadBuffer(int) error { return nil }
+
+// SetWriteBuffer: see SetReadBuffer.
+func (c *controlConn) SetWriteBuffer(int) error { return nil }
+
 // SetDeadline implements net.PacketConn.
 func (c *controlConn) SetDeadline(t time.Time) error {
 	c.rd.set(t)
