@@ -71,8 +71,9 @@ type Options struct {
 
 // Store is a store.Store in one bbolt file. It is safe for concurrent use.
 type Store struct {
-	db  *bolt.DB
-	log *slog.Logger
+	db   *bolt.DB
+	log  *slog.Logger
+	path string
 
 	closeOnce sync.Once
 	closeErr  error
@@ -117,7 +118,7 @@ func open(path string, opts Options, target uint32, migs []Migration) (*Store, e
 		db.Close()
 		return nil, fmt.Errorf("bboltstore: opening %s: %w", path, err)
 	}
-	return &Store{db: db, log: log}, nil
+	return &Store{db: db, log: log, path: path}, nil
 }
 
 // precheck refuses a non-empty file that does not carry bbolt's magic in
@@ -259,4 +260,4 @@ func (s *Store) Check(ctx context.Context) error {
 }
 
 // Path returns the file's path.
-func (s *Store) Path() string { return s.db.Path() }
+func (s *Store) Path() string { return s.path }
