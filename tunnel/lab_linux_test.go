@@ -2,12 +2,12 @@ package tunnel
 
 import (
 	"bytes"
-	"net"
-	"net/netip"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"runtime"
