@@ -16,11 +16,40 @@ type result struct {
 	err error
 }
 
+// runPair runs both ends. A UDP listener is bound before its peer starts
+// (datagrams sent to an unbound port are lost, as they should be); TCP
+// dials retry until the listener is up.
 func runPair(t *testing.T, ctx context.Context, send, recv Endpoint, scfg, rcfg Config) (s, r result) {
 	t.Helper()
+	run := func(ep Endpoint, cfg Config, res *result, conn net.Conn) {
+		if conn == nil {
+			res.rep, res.err = Run(ctx, ep, cfg)
+			return
+		}
+		defer conn.Close()
+		if ep.Role == RoleSend {
+			res.rep, res.err = Send(ctx, conn, cfg)
+		} else {
+			res.rep, res.err = Receive(ctx, conn, cfg)
+		}
+	}
+	var sc, rc net.Conn
+	var err error
+	if send.Network == "udp" && send.Listen != "" {
+		sc, err = Connect(ctx, send)
+	}
+	if recv.Network == "udp" && recv.Listen != "" {
+		rc, err = Connect(ctx, recv)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recv.Network == "udp" && recv.Connect != "" {
+		rcfg.SayHello = true
+	}
 	var wg sync.WaitGroup
-	wg.Go(func() { s.rep, s.err = Run(ctx, send, scfg) })
-	wg.Go(func() { r.rep, r.err = Run(ctx, recv, rcfg) })
+	wg.Go(func() { run(send, scfg, &s, sc) })
+	wg.Go(func() { run(recv, rcfg, &r, rc) })
 	wg.Wait()
 	return s, r
 }

@@ -2,9 +2,12 @@ package streamprobe
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // Endpoint says how one end of a probe reaches the other and what it
@@ -58,7 +61,8 @@ func Run(ctx context.Context, ep Endpoint, cfg Config) (*Report, error) {
 	return Receive(ctx, conn, cfg)
 }
 
-// Connect establishes ep's connection: a dialled conn, the one accepted
+// Connect establishes ep's connection: a dialled conn (a refused TCP dial
+// is retried until ctx ends, so the ends may start in any order), the one accepted
 // TCP conn (the listener is closed after it), or a NewPeerConn over a UDP
 // listener.
 func Connect(ctx context.Context, ep Endpoint) (net.Conn, error) {
@@ -67,12 +71,7 @@ func Connect(ctx context.Context, ep Endpoint) (net.Conn, error) {
 	}
 	udp := strings.HasPrefix(ep.Network, "udp")
 	if ep.Connect != "" {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, ep.Network, ep.Connect)
-		if err != nil {
-			return nil, fmt.Errorf("streamprobe: dialing %s: %w", ep.Connect, err)
-		}
-		return c, nil
+		return dialRetry(ctx, ep.Network, ep.Connect)
 	}
 	var lc net.ListenConfig
 	if udp {
@@ -87,6 +86,31 @@ func Connect(ctx context.Context, ep Endpoint) (net.Conn, error) {
 		return nil, fmt.Errorf("streamprobe: listening on %s: %w", ep.Listen, err)
 	}
 	return Accept(ctx, ln)
+}
+
+// dialRetryEvery is how often Connect retries a refused TCP dial.
+const dialRetryEvery = 50 * time.Millisecond
+
+// dialRetry dials, retrying while the peer refuses (it may not be
+// listening yet) until ctx ends.
+func dialRetry(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	for {
+		c, err := d.DialContext(ctx, network, addr)
+		if err == nil {
+			return c, nil
+		}
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			return nil, fmt.Errorf("streamprobe: dialing %s: %w", addr, err)
+		}
+		t := time.NewTimer(dialRetryEvery)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("streamprobe: dialing %s: %w (last: %w)", addr, ctx.Err(), err)
+		case <-t.C:
+		}
+	}
 }
 
 // Accept accepts one connection on ln, or fails when ctx ends, and closes
