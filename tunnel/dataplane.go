@@ -55,9 +55,6 @@ func (p Peer) Validate() error {
 		if !pfx.IsValid() {
 			return fmt.Errorf("tunnel: peer %s: invalid allowed IP %v: %w", p.PublicKey, pfx, ErrInvalidPeer)
 		}
-		if pfx.Addr().Zone() != "" {
-			return fmt.Errorf("tunnel: peer %s: allowed IP %v has a zone: %w", p.PublicKey, pfx, ErrInvalidPeer)
-		}
 	}
 	if p.Endpoint.IsValid() || p.Endpoint.Addr().IsValid() {
 		if err := CheckEndpoint(p.Endpoint); err != nil {
