@@ -1,0 +1,379 @@
+package homeagent
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sort"
+	"time"
+
+	"github.com/homeip/homeip/binding"
+	"github.com/homeip/homeip/homeagent/adminapi"
+	"github.com/homeip/homeip/pool"
+	"github.com/homeip/homeip/store"
+	"github.com/homeip/homeip/tunnel"
+)
+
+// drainGrace is how long a draining home agent keeps running after it sent
+// Switch, so devices can read it and close on their side first.
+const drainGrace = time.Second
+
+var _ adminapi.Backend = (*Server)(nil)
+
+func (s *Server) adminCtx() context.Context { return context.Background() }
+
+// mapStoreErr turns store and pool errors into the admin API's sentinels.
+func mapStoreErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("%w: %v", adminapi.ErrNotFound, err)
+	case errors.Is(err, store.ErrExists), errors.Is(err, store.ErrAddrInUse), errors.Is(err, pool.ErrInUse),
+		errors.Is(err, store.ErrRevoked), errors.Is(err, pool.ErrExhausted):
+		return fmt.Errorf("%w: %v", adminapi.ErrConflict, err)
+	case errors.Is(err, store.ErrInvalid), errors.Is(err, pool.ErrOutside), errors.Is(err, pool.ErrUnusable):
+		return fmt.Errorf("%w: %v", adminapi.ErrInvalid, err)
+	}
+	return err
+}
+
+func (s *Server) device(name string) (devInfo, error) {
+	d, ok := s.idx.lookupName(name)
+	if !ok {
+		return devInfo{}, fmt.Errorf("%w: no device %q", adminapi.ErrNotFound, name)
+	}
+	return d, nil
+}
+
+func (s *Server) view(d devInfo) adminapi.Device {
+	v := adminapi.Device{ID: d.id, Name: d.name, VIP4: d.vip4, VIP6: d.vip6, Created: d.created,
+		Enrolled: d.enrolled, Revoked: d.revoked, Static: d.static, Reserved: s.pool.Reservations(d.id)}
+	switch {
+	case !d.revoked.IsZero():
+		v.State = "revoked"
+	case !d.wg.IsZero():
+		v.State = "enrolled"
+		v.WGKey = d.wg.String()
+	default:
+		v.State = "pending"
+	}
+	s.mu.Lock()
+	_, v.Connected = s.sessions[d.id]
+	s.mu.Unlock()
+	_, v.Bound = s.cache.Lookup(d.id)
+	return v
+}
+
+// AddDevice implements adminapi.Backend: it creates a device and returns its
+// one-time enrolment token.
+func (s *Server) AddDevice(name string) (adminapi.AddDeviceResult, error) {
+	if err := validDeviceName(name); err != nil {
+		return adminapi.AddDeviceResult{}, fmt.Errorf("%w: %v", adminapi.ErrInvalid, err)
+	}
+	if _, ok := s.idx.lookupName(name); ok {
+		return adminapi.AddDeviceResult{}, fmt.Errorf("%w: device %q exists", adminapi.ErrConflict, name)
+	}
+	if len(s.cfg.PublicAddrs) == 0 {
+		return adminapi.AddDeviceResult{}, fmt.Errorf("%w: no public address to put in the token: start ha with --public-addr", adminapi.ErrConflict)
+	}
+	var idb [8]byte
+	rand.Read(idb[:])
+	now := s.now()
+	dev := store.Device{ID: "d" + hex.EncodeToString(idb[:]), Name: name, Created: now}
+	if err := s.st.CreateDevice(s.adminCtx(), dev); err != nil {
+		return adminapi.AddDeviceResult{}, mapStoreErr(err)
+	}
+	tok, exp, err := s.newToken(dev.ID, now)
+	if err != nil {
+		return adminapi.AddDeviceResult{}, err
+	}
+	d := s.idx.put(dev)
+	s.log.Info("device added", "device", name, "id", dev.ID, "token_expires", exp)
+	return adminapi.AddDeviceResult{Device: s.view(d), Token: tok, Expires: exp}, nil
+}
+
+// newToken stores a fresh one-time token for device id and returns its
+// printable form.
+func (s *Server) newToken(id string, now time.Time) (string, time.Time, error) {
+	var secret [binding.SecretSize]byte
+	if _, err := rand.Read(secret[:]); err != nil {
+		return "", time.Time{}, fmt.Errorf("homeagent: token secret: %w", err)
+	}
+	addrs := s.cfg.PublicAddrs
+	if len(addrs) > binding.MaxAddrs {
+		addrs = addrs[:binding.MaxAddrs]
+	}
+	text, err := binding.EncodeToken(binding.Token{Addrs: addrs, Fingerprint: s.id.Fingerprint, Secret: secret})
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("homeagent: encoding token: %w", err)
+	}
+	exp := now.Add(s.cfg.TokenTTL)
+	if err := s.st.AddToken(s.adminCtx(), store.Token{Hash: store.HashToken(string(secret[:])), DeviceID: id, Created: now, Expires: exp}); err != nil {
+		return "", time.Time{}, mapStoreErr(err)
+	}
+	return text, exp, nil
+}
+
+// Devices implements adminapi.Backend.
+func (s *Server) Devices() ([]adminapi.Device, error) {
+	all := s.idx.all()
+	sort.Slice(all, func(i, j int) bool { return all[i].name < all[j].name })
+	out := make([]adminapi.Device, 0, len(all))
+	for _, d := range all {
+		out = append(out, s.view(d))
+	}
+	return out, nil
+}
+
+// Device implements adminapi.Backend.
+func (s *Server) Device(name string) (adminapi.Device, error) {
+	d, err := s.device(name)
+	if err != nil {
+		return adminapi.Device{}, err
+	}
+	return s.view(d), nil
+}
+
+// RevokeDevice implements adminapi.Backend: the device's peer is removed at
+// once, its control connection closed, and it is refused from now on. Its
+// leases stay with it, so its addresses are never handed to anyone else.
+func (s *Server) RevokeDevice(name string) (adminapi.Device, error) {
+	d, err := s.device(name)
+	if err != nil {
+		return adminapi.Device{}, err
+	}
+	now := s.now()
+	if err := s.st.RevokeDevice(s.adminCtx(), d.id, now); err != nil {
+		return adminapi.Device{}, mapStoreErr(err)
+	}
+	dev, err := s.st.Device(s.adminCtx(), d.id)
+	if err != nil {
+		return adminapi.Device{}, mapStoreErr(err)
+	}
+	d = s.idx.put(dev)
+	s.cache.Remove(now, d.id)
+	if !d.wg.IsZero() {
+		s.removePeer(d, "revoked")
+	}
+	s.mu.Lock()
+	delete(s.pending, d.id)
+	var victims []*session
+	for ss := range s.conns {
+		if ss.device == d.id || string(ss.ikey) == d.ikey && d.ikey != "" {
+			victims = append(victims, ss)
+		}
+	}
+	delete(s.sessions, d.id)
+	s.mu.Unlock()
+	for _, ss := range victims {
+		ss.write(&binding.Deregister{Status: binding.StatusRevoked, Reason: "revoked by the administrator"})
+		ss.conn.CloseWithError(codeRevoked, "revoked")
+	}
+	s.log.Info("device revoked", "device", d.name, "id", d.id, "connections_closed", len(victims))
+	return s.view(d), nil
+}
+
+// RenameDevice implements adminapi.Backend.
+func (s *Server) RenameDevice(name, newName string) (adminapi.Device, error) {
+	if err := validDeviceName(newName); err != nil {
+		return adminapi.Device{}, fmt.Errorf("%w: %v", adminapi.ErrInvalid, err)
+	}
+	d, err := s.device(name)
+	if err != nil {
+		return adminapi.Device{}, err
+	}
+	if other, ok := s.idx.lookupName(newName); ok && other.id != d.id {
+		return adminapi.Device{}, fmt.Errorf("%w: device %q exists", adminapi.ErrConflict, newName)
+	}
+	if err := s.st.RenameDevice(s.adminCtx(), d.id, newName); err != nil {
+		return adminapi.Device{}, mapStoreErr(err)
+	}
+	dev, err := s.st.Device(s.adminCtx(), d.id)
+	if err != nil {
+		return adminapi.Device{}, mapStoreErr(err)
+	}
+	d = s.idx.put(dev)
+	s.log.Info("device renamed", "from", name, "to", newName, "id", d.id)
+	return s.view(d), nil
+}
+
+// ReserveAddr implements adminapi.Backend: it pins the device to addr
+// (moving its lease of that family). A connected device is disconnected so
+// that it registers again and learns its new address.
+func (s *Server) ReserveAddr(name string, addr netip.Addr) (adminapi.Device, error) {
+	d, err := s.device(name)
+	if err != nil {
+		return adminapi.Device{}, err
+	}
+	if !addr.IsValid() {
+		return adminapi.Device{}, fmt.Errorf("%w: no address", adminapi.ErrInvalid)
+	}
+	if err := store.ReserveVIP(s.adminCtx(), s.st, s.pool, d.id, addr.Unmap(), s.now()); err != nil {
+		return adminapi.Device{}, mapStoreErr(err)
+	}
+	leases, err := s.st.Leases(s.adminCtx(), d.id)
+	if err != nil {
+		return adminapi.Device{}, mapStoreErr(err)
+	}
+	d, _ = s.idx.setVIPs(d.id, leases)
+	s.mu.Lock()
+	_, live := s.live[d.wg]
+	ss := s.sessions[d.id]
+	s.mu.Unlock()
+	if live {
+		s.setPeer(d, netip.AddrPort{})
+	}
+	if ss != nil {
+		ss.conn.CloseWithError(codeSuperseded, "addresses changed; register again")
+	}
+	s.log.Info("address reserved", "device", d.name, "addr", addr)
+	return s.view(d), nil
+}
+
+// Bindings implements adminapi.Backend.
+func (s *Server) Bindings() ([]adminapi.Binding, error) {
+	stats := map[tunnel.Key]tunnel.PeerStatus{}
+	if peers, err := s.dp.Peers(); err == nil {
+		for _, p := range peers {
+			stats[p.PublicKey] = p
+		}
+	}
+	var out []adminapi.Binding
+	s.cache.Range(func(b binding.Binding) bool {
+		d, ok := s.idx.byIDCopy(b.Device)
+		if !ok {
+			return true
+		}
+		ab := adminapi.Binding{Device: d.name, VIP4: d.vip4, VIP6: d.vip6, Primary: b.Primary,
+			Sequence: b.Sequence, Expires: b.Expires}
+		s.mu.Lock()
+		if st := s.bstate[d.id]; st != nil {
+			ab.Since, ab.LastHandover = st.since, st.lastHandover
+		}
+		s.mu.Unlock()
+		for _, e := range b.Entries {
+			ab.CareOf = append(ab.CareOf, adminapi.CareOf{BID: e.BID, Kind: e.Kind.String(), Priority: e.Priority,
+				Observed: e.Observed, Local: e.Local, Primary: e.Primary})
+		}
+		if ps, ok := stats[d.wg]; ok {
+			ab.LastHandshake, ab.RxBytes, ab.TxBytes = ps.LastHandshake, ps.RxBytes, ps.TxBytes
+		}
+		out = append(out, ab)
+		return true
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Device < out[j].Device })
+	return out, nil
+}
+
+// Pool implements adminapi.Backend.
+func (s *Server) Pool() ([]adminapi.PoolPrefix, error) {
+	var out []adminapi.PoolPrefix
+	for _, fam := range s.pool.Utilisation() {
+		for _, p := range fam.Prefixes {
+			out = append(out, adminapi.PoolPrefix{Prefix: p.Prefix, Capacity: p.Capacity, Leased: p.Leased,
+				Reserved: p.Reserved, Quarantined: p.Quarantined})
+		}
+	}
+	return out, nil
+}
+
+// Drain implements adminapi.Backend: every connected device is sent a
+// Switch naming the configured other home agent (or, without one, a
+// Deregister saying the home agent is unavailable), new registrations are
+// refused, and the home agent shuts down shortly after.
+func (s *Server) Drain() (adminapi.DrainResult, error) {
+	s.mu.Lock()
+	if s.draining {
+		s.mu.Unlock()
+		return adminapi.DrainResult{}, fmt.Errorf("%w: already draining", adminapi.ErrConflict)
+	}
+	s.draining = true
+	var all []*session
+	for ss := range s.conns {
+		all = append(all, ss)
+	}
+	s.mu.Unlock()
+	var msg binding.Message = &binding.Deregister{Status: binding.StatusUnavailable, Reason: "home agent draining"}
+	res := adminapi.DrainResult{}
+	if len(s.cfg.DrainTo) > 0 {
+		fp, err := binding.ParseFingerprint(s.cfg.DrainFingerprint)
+		if err != nil {
+			return res, fmt.Errorf("%w: drain fingerprint: %v", adminapi.ErrInvalid, err)
+		}
+		msg = &binding.Switch{Addrs: s.cfg.DrainTo, Fingerprint: fp, Reason: binding.SwitchShutdown, Deadline: drainGrace}
+		res.Target = s.cfg.DrainTo[0].String()
+	}
+	for _, ss := range all {
+		if ss.device == "" {
+			continue
+		}
+		if err := ss.write(msg); err == nil {
+			res.Switched++
+		}
+	}
+	s.log.Info("draining", "devices_notified", res.Switched, "target", res.Target)
+	close(s.drainDone)
+	return res, nil
+}
+
+// ExportDevice implements adminapi.Backend: it gives the device fresh keys
+// and returns a wg-quick configuration for stock WireGuard apps. The device
+// becomes static: its peer is live permanently and roams the WireGuard way.
+// A device enrolled by a mobile node cannot be exported (its private key
+// lives on the device); exporting a static device again replaces its keys.
+func (s *Server) ExportDevice(name string) (adminapi.Export, error) {
+	d, err := s.device(name)
+	if err != nil {
+		return adminapi.Export{}, err
+	}
+	switch {
+	case !d.revoked.IsZero():
+		return adminapi.Export{}, fmt.Errorf("%w: device %q is revoked", adminapi.ErrConflict, name)
+	case !d.wg.IsZero() && !d.static:
+		return adminapi.Export{}, fmt.Errorf("%w: device %q is enrolled by a mobile node; add a new device for wg-quick", adminapi.ErrConflict, name)
+	}
+	priv, err := tunnel.GeneratePrivateKey()
+	if err != nil {
+		return adminapi.Export{}, fmt.Errorf("homeagent: %w", err)
+	}
+	// A static device never speaks the control protocol; its identity key
+	// only fills the registry's slot and is thrown away.
+	ipub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return adminapi.Export{}, fmt.Errorf("homeagent: %w", err)
+	}
+	now := s.now()
+	var secret [binding.SecretSize]byte
+	rand.Read(secret[:])
+	hash := store.HashToken(string(secret[:]))
+	if err := s.st.AddToken(s.adminCtx(), store.Token{Hash: hash, DeviceID: d.id, Created: now, Expires: now.Add(time.Minute)}); err != nil {
+		return adminapi.Export{}, mapStoreErr(err)
+	}
+	dev, err := s.st.RedeemToken(s.adminCtx(), hash, now, store.Enrolment{IdentityKey: ipub, WGKey: priv.PublicKey()})
+	if err != nil {
+		return adminapi.Export{}, mapStoreErr(err)
+	}
+	if err := s.static.set(d.id, true); err != nil {
+		return adminapi.Export{}, err
+	}
+	if !d.wg.IsZero() {
+		s.removePeer(d, "re-exported")
+	}
+	leases, err := store.AssignVIPs(s.adminCtx(), s.st, s.pool, d.id, now)
+	if err != nil {
+		return adminapi.Export{}, mapStoreErr(err)
+	}
+	s.idx.put(dev)
+	s.idx.setStatic(d.id, true)
+	d, _ = s.idx.setVIPs(d.id, leases)
+	if err := s.setPeer(d, netip.AddrPort{}); err != nil {
+		return adminapi.Export{}, fmt.Errorf("homeagent: adding peer: %w", err)
+	}
+	s.log.Info("device exported as wg-quick", "device", d.name, "vip4", d.vip4, "vip6", d.vip6)
+	return adminapi.Export{Device: s.view(d), Config: s.wgQuickConfig(d, priv)}, nil
+}

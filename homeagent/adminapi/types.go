@@ -1,0 +1,125 @@
+// Package adminapi is the home agent's local admin API: JSON over HTTP on a
+// Unix socket that only root can open (the socket is created with mode 0600
+// inside a directory the home agent owns). The daemon serves it with
+// NewHandler over a Backend (the home agent); `ha` subcommands call it with
+// Client.
+//
+// # Endpoints
+//
+//	POST /v1/devices                  {"name"}          → AddDeviceResult
+//	GET  /v1/devices                                    → []Device
+//	GET  /v1/devices/{name}                             → Device
+//	POST /v1/devices/{name}/revoke                      → Device
+//	POST /v1/devices/{name}/rename    {"new_name"}      → Device
+//	POST /v1/devices/{name}/reserve   {"addr"}          → Device
+//	POST /v1/devices/{name}/export                      → Export
+//	GET  /v1/bindings                                   → []Binding
+//	GET  /v1/pool                                       → []PoolPrefix
+//	POST /v1/drain                                      → DrainResult
+//
+// Errors are {"error": "..."} with 400 (bad request), 404 (no such device),
+// 409 (conflict: name taken, address in use, revoked) or 500.
+package adminapi
+
+import (
+	"errors"
+	"net/netip"
+	"time"
+)
+
+// Sentinel errors a Backend wraps so the API answers with the right HTTP
+// status; the client returns them again (errors.Is works across the socket).
+var (
+	ErrNotFound = errors.New("adminapi: not found")
+	ErrConflict = errors.New("adminapi: conflict")
+	ErrInvalid  = errors.New("adminapi: invalid request")
+)
+
+// Device is a device as the admin sees it.
+type Device struct {
+	ID       string       `json:"id"`
+	Name     string       `json:"name"`
+	State    string       `json:"state"` // pending, enrolled, revoked
+	VIP4     netip.Addr   `json:"vip4,omitzero"`
+	VIP6     netip.Addr   `json:"vip6,omitzero"`
+	Reserved []netip.Addr `json:"reserved,omitempty"`
+	WGKey    string       `json:"wg_key,omitempty"`
+	Created  time.Time    `json:"created"`
+	Enrolled time.Time    `json:"enrolled,omitzero"`
+	Revoked  time.Time    `json:"revoked,omitzero"`
+	// Connected reports a live control connection; Bound a binding.
+	Connected bool `json:"connected"`
+	Bound     bool `json:"bound"`
+	// Static marks a device exported as a wg-quick config (no mnode).
+	Static bool `json:"static,omitempty"`
+}
+
+// AddDeviceResult is the answer to POST /v1/devices.
+type AddDeviceResult struct {
+	Device  Device    `json:"device"`
+	Token   string    `json:"token"`
+	Expires time.Time `json:"expires"`
+}
+
+// CareOf is one care-of entry of a binding.
+type CareOf struct {
+	BID      uint16         `json:"bid"`
+	Kind     string         `json:"kind"`
+	Priority uint8          `json:"priority"`
+	Observed netip.AddrPort `json:"observed,omitzero"`
+	Local    netip.AddrPort `json:"local,omitzero"`
+	Primary  bool           `json:"primary"`
+}
+
+// Binding is one device's binding.
+type Binding struct {
+	Device       string         `json:"device"`
+	VIP4         netip.Addr     `json:"vip4,omitzero"`
+	VIP6         netip.Addr     `json:"vip6,omitzero"`
+	Primary      netip.AddrPort `json:"primary,omitzero"`
+	Sequence     uint16         `json:"sequence"`
+	Expires      time.Time      `json:"expires"`
+	Since        time.Time      `json:"since,omitzero"`         // first bound
+	LastHandover time.Time      `json:"last_handover,omitzero"` // last primary change
+	CareOf       []CareOf       `json:"care_of"`
+	// LastHandshake and byte counters come from the data plane.
+	LastHandshake time.Time `json:"last_handshake,omitzero"`
+	RxBytes       uint64    `json:"rx_bytes"`
+	TxBytes       uint64    `json:"tx_bytes"`
+}
+
+// PoolPrefix is the utilisation of one prefix.
+type PoolPrefix struct {
+	Prefix      netip.Prefix `json:"prefix"`
+	Capacity    uint64       `json:"capacity"`
+	Leased      uint64       `json:"leased"`
+	Reserved    uint64       `json:"reserved"`
+	Quarantined uint64       `json:"quarantined"`
+}
+
+// Export is a device's standard WireGuard configuration.
+type Export struct {
+	Device Device `json:"device"`
+	Config string `json:"config"` // wg-quick format
+}
+
+// DrainResult says how many devices were asked to switch.
+type DrainResult struct {
+	Switched int    `json:"switched"`
+	Target   string `json:"target,omitempty"`
+}
+
+// Backend is what the API needs from the home agent. Errors wrap
+// ErrNotFound, ErrConflict or ErrInvalid where those apply.
+type Backend interface {
+	AddDevice(name string) (AddDeviceResult, error)
+	Devices() ([]Device, error)
+	Device(name string) (Device, error)
+	RevokeDevice(name string) (Device, error)
+	RenameDevice(name, newName string) (Device, error)
+	ReserveAddr(name string, addr netip.Addr) (Device, error)
+	ExportDevice(name string) (Export, error)
+	Bindings() ([]Binding, error)
+	Pool() ([]PoolPrefix, error)
+	Drain() (DrainResult, error)
+}

@@ -1,0 +1,359 @@
+package homeagent
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/homeip/homeip/binding"
+	"github.com/homeip/homeip/pool"
+	"github.com/homeip/homeip/store"
+)
+
+// QUIC application error codes the home agent closes connections with.
+const (
+	codeShutdown   quic.ApplicationErrorCode = 0
+	codeSuperseded quic.ApplicationErrorCode = 1 // a newer connection of the device registered
+	codeRevoked    quic.ApplicationErrorCode = 2
+	codeProtocol   quic.ApplicationErrorCode = 3 // unrecoverable framing error
+	codeDrained    quic.ApplicationErrorCode = 4
+)
+
+// streamTimeout bounds the wait for the control stream after the
+// handshake, and each write.
+const streamTimeout = 10 * time.Second
+
+// session is one control connection and its stream.
+type session struct {
+	conn     *quic.Conn
+	stream   *quic.Stream
+	ikey     ed25519.PublicKey
+	accepted time.Time // monotonic: when the connection was accepted
+
+	wmu sync.Mutex // serialises writes from the handler and admin calls
+
+	// Owned by the connection's goroutine.
+	device  string // id after a successful Register
+	anyBU   bool
+	scratch binding.BindingAck
+}
+
+func (ss *session) write(m binding.Message) error {
+	ss.wmu.Lock()
+	defer ss.wmu.Unlock()
+	ss.stream.SetWriteDeadline(time.Now().Add(streamTimeout))
+	return binding.WriteMessage(ss.stream, m)
+}
+
+// remote is the address the connection's packets currently come from: the
+// care-of address, observed (NAT-safe). It is read at every use, since
+// quic-go switches it after validating a migrated path.
+func (ss *session) remote() netip.AddrPort {
+	if ua, ok := ss.conn.RemoteAddr().(*net.UDPAddr); ok {
+		ap := ua.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	return netip.AddrPort{}
+}
+
+func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
+	ss := &session{conn: conn, accepted: time.Now()}
+	defer conn.CloseWithError(codeShutdown, "")
+	key, err := binding.PeerPublicKey(conn.ConnectionState().TLS)
+	if err != nil {
+		s.log.Info("control connection without identity key", "remote", conn.RemoteAddr().String(), "err", err)
+		return
+	}
+	ss.ikey = key
+	sctx, cancel := context.WithTimeout(ctx, streamTimeout)
+	stream, err := conn.AcceptStream(sctx)
+	cancel()
+	if err != nil {
+		return
+	}
+	ss.stream = stream
+	s.mu.Lock()
+	s.conns[ss] = struct{}{}
+	s.mu.Unlock()
+	s.m.conns.Add(1)
+	defer func() {
+		s.m.conns.Add(-1)
+		s.mu.Lock()
+		delete(s.conns, ss)
+		if ss.device != "" && s.sessions[ss.device] == ss {
+			delete(s.sessions, ss.device)
+		}
+		s.mu.Unlock()
+	}()
+
+	r := binding.NewReader(stream, 0)
+	var (
+		enroll binding.Enroll
+		reg    binding.Register
+		bu     binding.BindingUpdate
+		hb     binding.Heartbeat
+		dereg  binding.Deregister
+	)
+	for {
+		t, err := r.Next()
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !isClosed(err) {
+				s.log.Info("control stream error", "remote", ss.remote(), "device", ss.device, "err", err)
+				if errors.Is(err, binding.ErrVersion) || errors.Is(err, binding.ErrFrameTooLarge) {
+					conn.CloseWithError(codeProtocol, err.Error())
+				}
+			}
+			return
+		}
+		var reply binding.Message
+		switch t {
+		case binding.TypeEnroll:
+			if err := r.Decode(&enroll); err != nil {
+				reply = &binding.EnrollAck{Status: binding.StatusMalformed}
+				break
+			}
+			reply = s.enroll(ctx, ss, &enroll)
+		case binding.TypeRegister:
+			if err := r.Decode(&reg); err != nil {
+				reply = &binding.RegisterAck{Status: binding.StatusMalformed}
+				break
+			}
+			reply = s.register(ctx, ss, &reg)
+		case binding.TypeBindingUpdate:
+			if err := r.Decode(&bu); err != nil {
+				s.m.updates.With(binding.StatusMalformed.String()).Inc()
+				reply = &binding.BindingAck{Status: binding.StatusMalformed, Observed: ss.remote()}
+				break
+			}
+			reply = s.bindingUpdate(ss, &bu)
+		case binding.TypeHeartbeat:
+			if err := r.Decode(&hb); err != nil {
+				continue // nothing to echo
+			}
+			reply = &binding.HeartbeatAck{Nonce: hb.Nonce, Time: hb.Time, Observed: ss.remote()}
+		case binding.TypeDeregister:
+			if err := r.Decode(&dereg); err != nil {
+				reply = &binding.BindingAck{Status: binding.StatusMalformed}
+				break
+			}
+			reply = s.deregister(ss)
+		default:
+			// Unknown types are skipped (the spec); known types a device
+			// must not send (acks, Switch) are ignored.
+			continue
+		}
+		if reply == nil {
+			continue
+		}
+		if err := ss.write(reply); err != nil {
+			if !isClosed(err) {
+				s.log.Info("control write failed", "device", ss.device, "err", err)
+			}
+			return
+		}
+	}
+}
+
+func isClosed(err error) bool {
+	var appErr *quic.ApplicationError
+	var idle *quic.IdleTimeoutError
+	return errors.As(err, &appErr) || errors.As(err, &idle) || errors.Is(err, net.ErrClosed) || errors.Is(err, context.Canceled)
+}
+
+// enroll redeems a one-time token for the connection's identity key.
+func (s *Server) enroll(ctx context.Context, ss *session, m *binding.Enroll) *binding.EnrollAck {
+	status := func(st binding.Status) *binding.EnrollAck {
+		s.m.enrolments.With(st.String()).Inc()
+		return &binding.EnrollAck{Status: st}
+	}
+	if s.isDraining() {
+		return status(binding.StatusUnavailable)
+	}
+	var zero [32]byte
+	if m.WGPublicKey == zero {
+		return status(binding.StatusMalformed)
+	}
+	dev, err := s.st.RedeemToken(ctx, store.HashToken(string(m.Token[:])), s.now(),
+		store.Enrolment{IdentityKey: []byte(ss.ikey), WGKey: m.WGPublicKey})
+	switch {
+	case errors.Is(err, store.ErrTokenInvalid):
+		s.log.Info("enrolment refused", "remote", ss.remote(), "reason", err)
+		return status(binding.StatusBadToken)
+	case errors.Is(err, store.ErrRevoked):
+		return status(binding.StatusRevoked)
+	case errors.Is(err, store.ErrExists):
+		s.log.Info("enrolment refused: keys belong to another device", "remote", ss.remote())
+		return status(binding.StatusUnauthorized)
+	case errors.Is(err, store.ErrInvalid):
+		return status(binding.StatusMalformed)
+	case err != nil:
+		s.log.Error("enrolment failed", "err", err)
+		return status(binding.StatusInternal)
+	}
+	d := s.idx.put(dev)
+	s.m.enrolments.With(binding.StatusAccepted.String()).Inc()
+	s.log.Info("device enrolled", "device", d.name, "id", d.id, "hostname", m.Hostname, "remote", ss.remote())
+	return &binding.EnrollAck{Status: binding.StatusAccepted, DeviceID: d.id, DeviceName: d.name}
+}
+
+// register authenticates the device by its TLS key, leases its VIPs,
+// materialises its peer at the observed address and returns its config.
+func (s *Server) register(ctx context.Context, ss *session, m *binding.Register) *binding.RegisterAck {
+	status := func(st binding.Status, why string) *binding.RegisterAck {
+		s.m.registrations.With(st.String()).Inc()
+		if why != "" {
+			s.log.Info("registration refused", "remote", ss.remote(), "status", st.String(), "reason", why)
+		}
+		return &binding.RegisterAck{Status: st}
+	}
+	if s.isDraining() {
+		return status(binding.StatusUnavailable, "draining")
+	}
+	d, ok := s.idx.lookupIKey(ss.ikey)
+	switch {
+	case !ok:
+		return status(binding.StatusUnauthorized, "identity key not enrolled")
+	case !d.revoked.IsZero():
+		return status(binding.StatusRevoked, "device "+d.name+" is revoked")
+	case m.DeviceID != "" && m.DeviceID != d.id:
+		return status(binding.StatusUnauthorized, "device id does not match the identity key")
+	case [32]byte(d.wg) != m.WGPublicKey:
+		return status(binding.StatusUnauthorized, "WireGuard key differs from the enrolled one")
+	}
+	leases, err := store.AssignVIPs(ctx, s.st, s.pool, d.id, s.now())
+	switch {
+	case errors.Is(err, pool.ErrExhausted):
+		return status(binding.StatusNoAddress, err.Error())
+	case errors.Is(err, store.ErrRevoked):
+		return status(binding.StatusRevoked, err.Error())
+	case err != nil:
+		s.log.Error("leasing addresses failed", "device", d.name, "err", err)
+		return status(binding.StatusInternal, "")
+	}
+	d, _ = s.idx.setVIPs(d.id, leases)
+	observed := ss.remote()
+	if err := s.setPeer(d, observed); err != nil {
+		return status(binding.StatusInternal, "")
+	}
+	lifetime, st := s.cfg.Lifetime, binding.StatusAccepted
+	if m.Lifetime > 0 && m.Lifetime < lifetime {
+		lifetime = m.Lifetime
+	} else if m.Lifetime > lifetime {
+		st = binding.StatusLifetimeShortened
+	}
+
+	s.mu.Lock()
+	if _, bound := s.cache.Lookup(d.id); !bound {
+		s.pending[d.id] = s.now().Add(lifetime)
+	}
+	old := s.sessions[d.id]
+	s.sessions[d.id] = ss
+	s.mu.Unlock()
+	ss.device = d.id
+	if old != nil && old != ss {
+		old.conn.CloseWithError(codeSuperseded, "a newer connection of this device registered")
+	}
+
+	s.m.registrations.With(st.String()).Inc()
+	s.log.Info("device registered", "device", d.name, "vip4", d.vip4, "vip6", d.vip6, "care_of", observed,
+		"software", m.Software, "lifetime", lifetime)
+	ack := &binding.RegisterAck{
+		Status: st, DeviceID: d.id, VIP4: d.vip4, VIP6: d.vip6,
+		HATunnel4: s.cfg.Tunnel4, HATunnel6: s.cfg.Tunnel6,
+		HAPublicKey: s.id.WGKey.PublicKey(), Routes: s.cfg.Routes,
+		Lifetime: lifetime, Keepalive: s.cfg.Keepalive, MTU: uint16(s.cfg.MTU),
+	}
+	if !s.cfg.DNSDisabled {
+		for _, a := range []netip.Addr{s.cfg.Tunnel4, s.cfg.Tunnel6} {
+			if a.IsValid() {
+				ack.DNS = append(ack.DNS, a)
+			}
+		}
+		ack.SearchDomain = s.cfg.DNSZone
+	}
+	return ack
+}
+
+// bindingUpdate applies an update with the address it was observed from.
+// The binding cache's events re-point the peer inside Apply, before the ack
+// is returned to be sent.
+func (s *Server) bindingUpdate(ss *session, bu *binding.BindingUpdate) binding.Message {
+	start := time.Now()
+	if !ss.anyBU {
+		// The first update on a connection: the device came over a new
+		// path (quic-go makes it open a new connection after a move); the
+		// handover started when that connection's first packet arrived.
+		start = ss.accepted
+	}
+	ss.anyBU = true
+	observed := ss.remote()
+	if ss.device == "" {
+		s.m.updates.With(binding.StatusNotRegistered.String()).Inc()
+		return &binding.BindingAck{Status: binding.StatusNotRegistered, Sequence: bu.Sequence, Observed: observed}
+	}
+	if d, ok := s.idx.byIDCopy(ss.device); !ok || !d.revoked.IsZero() {
+		s.m.updates.With(binding.StatusRevoked.String()).Inc()
+		return &binding.BindingAck{Status: binding.StatusRevoked, Sequence: bu.Sequence, Observed: observed}
+	}
+	before, hadBinding := s.cache.Lookup(ss.device)
+	ack := &ss.scratch
+	err := s.cache.ApplyInto(ack, s.now(), ss.device, bu, observed)
+	if !ack.Observed.IsValid() {
+		ack.Observed = observed
+	}
+	s.m.updates.With(ack.Status.String()).Inc()
+	if err != nil {
+		s.log.Info("binding update refused", "device", ss.device, "status", ack.Status.String(), "seq", bu.Sequence, "care_of", observed)
+		return ack
+	}
+	if after, ok := s.cache.Lookup(ss.device); ok && hadBinding && after.Primary != before.Primary {
+		s.m.handover.Observe(time.Since(start).Seconds())
+	}
+	if bu.Flags&binding.FlagAck == 0 {
+		return nil
+	}
+	return ack
+}
+
+// deregister drops the device's binding at its request.
+func (s *Server) deregister(ss *session) binding.Message {
+	if ss.device == "" {
+		return &binding.BindingAck{Status: binding.StatusNotRegistered, Observed: ss.remote()}
+	}
+	b, _ := s.cache.Lookup(ss.device)
+	if !s.cache.Remove(s.now(), ss.device) {
+		if d, ok := s.idx.byIDCopy(ss.device); ok && !d.static {
+			s.removePeer(d, "deregistered")
+		}
+	}
+	s.mu.Lock()
+	delete(s.pending, ss.device)
+	s.mu.Unlock()
+	return &binding.BindingAck{Status: binding.StatusAccepted, Sequence: b.Sequence, Observed: ss.remote()}
+}
+
+func (s *Server) isDraining() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.draining
+}
+
+// closeAllSessions closes every control connection.
+func (s *Server) closeAllSessions(code quic.ApplicationErrorCode, msg string) {
+	s.mu.Lock()
+	var all []*session
+	for ss := range s.conns {
+		all = append(all, ss)
+	}
+	s.mu.Unlock()
+	for _, ss := range all {
+		ss.conn.CloseWithError(code, msg)
+	}
+}

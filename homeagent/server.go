@@ -1,0 +1,317 @@
+package homeagent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/homeip/homeip/binding"
+	"github.com/homeip/homeip/homeagent/adminapi"
+	"github.com/homeip/homeip/homeagent/config"
+	"github.com/homeip/homeip/homeagent/dns"
+	"github.com/homeip/homeip/homeagent/metrics"
+	"github.com/homeip/homeip/pool"
+	"github.com/homeip/homeip/store"
+	"github.com/homeip/homeip/tunnel"
+)
+
+// Options are what New needs. Config must have its defaults applied and
+// its pools set (see config.Config.WithDefaults and config.DefaultPools);
+// Store, DataPlane, ControlConn and Identity are required. The Server does
+// not own them: the caller closes them after Run returns.
+type Options struct {
+	Config   config.Config
+	Identity *Identity
+	Store    store.Store
+	// DataPlane is the WireGuard data plane the server adds, re-points and
+	// removes device peers on.
+	DataPlane tunnel.DataPlane
+	// ControlConn is the QUIC side of the data plane's shared UDP port
+	// (tunnel.Device.ControlConn), or any UDP socket in tests.
+	ControlConn net.PacketConn
+	// DNSListen overrides where DNS listens (default: the tunnel addresses
+	// at Config.DNSPort).
+	DNSListen []netip.AddrPort
+	// Logger; nil discards.
+	Logger *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Server is the home agent. Create it with New, run it with Run. Its
+// methods are safe for concurrent use.
+type Server struct {
+	cfg   config.Config
+	id    *Identity
+	st    store.Store
+	dp    tunnel.DataPlane
+	pc    net.PacketConn
+	log   *slog.Logger
+	now   func() time.Time
+	pool  *pool.Pool
+	cache *binding.Cache
+	idx   *index
+	m     *serverMetrics
+	opts  Options
+
+	static *staticSet
+
+	mu        sync.Mutex
+	sessions  map[string]*session // device id → newest registered session
+	conns     map[*session]struct{}
+	pending   map[string]time.Time // registered, no binding yet: device id → deadline
+	live      map[tunnel.Key]string
+	bstate    map[string]*bindingState
+	draining  bool
+	drainDone chan struct{}
+
+	runCtx context.Context
+}
+
+// bindingState is what the admin sees about a binding beyond the cache.
+type bindingState struct {
+	since, lastHandover time.Time
+}
+
+// New builds a home agent from the store's contents: the pool, the device
+// index and the static (wg-quick) peers.
+func New(opts Options) (*Server, error) {
+	if opts.Store == nil || opts.DataPlane == nil || opts.ControlConn == nil || opts.Identity == nil {
+		return nil, errors.New("homeagent: Store, DataPlane, ControlConn and Identity are required")
+	}
+	cfg := opts.Config
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("homeagent: %w", err)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "homeagent")
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	var exclude []netip.Prefix
+	for _, a := range []netip.Addr{cfg.Tunnel4, cfg.Tunnel6} {
+		if a.IsValid() {
+			exclude = append(exclude, netip.PrefixFrom(a, a.BitLen()))
+		}
+	}
+	p, err := pool.New(pool.Config{V4: cfg.Pool4, V6: cfg.Pool6, Exclude: exclude, Quarantine: cfg.Quarantine}, pool.WithClock(now))
+	if err != nil {
+		return nil, fmt.Errorf("homeagent: pool: %w", err)
+	}
+	ctx := context.Background()
+	if err := store.LoadPool(ctx, opts.Store, p); err != nil {
+		return nil, fmt.Errorf("homeagent: loading leases into the pool: %w", err)
+	}
+	s := &Server{
+		cfg: cfg, id: opts.Identity, st: opts.Store, dp: opts.DataPlane, pc: opts.ControlConn,
+		log: log, now: now, pool: p, idx: newIndex(), opts: opts,
+		sessions: map[string]*session{}, conns: map[*session]struct{}{}, pending: map[string]time.Time{},
+		live: map[tunnel.Key]string{}, bstate: map[string]*bindingState{}, drainDone: make(chan struct{}),
+	}
+	if err := s.idx.load(ctx, opts.Store); err != nil {
+		return nil, fmt.Errorf("homeagent: loading devices: %w", err)
+	}
+	s.static, err = loadStaticSet(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range s.static.list() {
+		s.idx.setStatic(id, true)
+	}
+	s.cache = binding.NewCache(binding.Config{
+		MaxCareOf:   cfg.MaxCareOf,
+		MaxLifetime: cfg.Lifetime,
+		Check:       s.checkDevice,
+		OnEvent:     s.onEvent,
+		Now:         now,
+		Logger:      log,
+	})
+	s.m = newServerMetrics(s)
+	return s, nil
+}
+
+// Fingerprint is the certificate fingerprint devices pin.
+func (s *Server) Fingerprint() string { return s.id.FingerprintString() }
+
+// Metrics returns the server's metrics registry.
+func (s *Server) Metrics() *metrics.Registry { return s.m.reg }
+
+// Run serves until ctx is done or a drain finished, then shuts down
+// cleanly: control connections closed, every peer removed from the data
+// plane, DNS, metrics and the admin socket closed. The admin socket is
+// opened last, so a client that can connect to it talks to a ready home
+// agent. Run returns nil after a clean shutdown.
+func (s *Server) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.mu.Lock()
+	s.runCtx = ctx
+	s.mu.Unlock()
+
+	for _, d := range s.idx.all() {
+		if d.static && d.revoked.IsZero() && !d.wg.IsZero() {
+			s.setPeer(d, netip.AddrPort{})
+		}
+	}
+
+	tr := &quic.Transport{Conn: s.pc}
+	qcfg := &quic.Config{
+		MaxIdleTimeout:        3 * s.cfg.Keepalive,
+		KeepAlivePeriod:       0, // devices keep the connection alive
+		HandshakeIdleTimeout:  10 * time.Second,
+		MaxIncomingStreams:    4,
+		MaxIncomingUniStreams: -1,
+	}
+	ln, err := tr.Listen(binding.ServerTLSConfig(s.id.Cert), qcfg)
+	if err != nil {
+		tr.Close()
+		return fmt.Errorf("homeagent: QUIC listener: %w", err)
+	}
+	var wg sync.WaitGroup
+	var closers []func()
+	shutdown := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+		cancel()
+		s.closeAllSessions(0, "home agent shutting down")
+		ln.Close()
+		tr.Close()
+		wg.Wait()
+		s.removeAllPeers()
+	}
+
+	if !s.cfg.DNSDisabled {
+		listen := s.opts.DNSListen
+		if listen == nil {
+			for _, a := range []netip.Addr{s.cfg.Tunnel4, s.cfg.Tunnel6} {
+				if a.IsValid() {
+					listen = append(listen, netip.AddrPortFrom(a, uint16(s.cfg.DNSPort)))
+				}
+			}
+		}
+		srv, err := dns.New(dns.Config{Zone: s.cfg.DNSZone, Listen: listen, Upstreams: s.cfg.DNSUpstreams,
+			Directory: directory{s.idx}, Logger: s.log})
+		if err == nil {
+			err = srv.Start()
+		}
+		if err != nil {
+			shutdown()
+			return fmt.Errorf("homeagent: %w", err)
+		}
+		closers = append(closers, func() { srv.Close() })
+	}
+	if s.cfg.Metrics.IsValid() {
+		mln, err := net.Listen("tcp", s.cfg.Metrics.String())
+		if err != nil {
+			shutdown()
+			return fmt.Errorf("homeagent: metrics listener: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", s.m.reg.Handler())
+		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		wg.Add(1)
+		go func() { defer wg.Done(); hs.Serve(mln) }()
+		closers = append(closers, func() { hs.Close() })
+		s.log.Info("metrics listening", "addr", mln.Addr().String())
+	}
+
+	wg.Add(3)
+	go func() { defer wg.Done(); s.acceptLoop(ctx, ln, &wg) }()
+	go func() { defer wg.Done(); s.cache.Run(ctx) }()
+	go func() { defer wg.Done(); s.sweepPending(ctx) }()
+
+	admin, err := adminapi.Listen(s.cfg.AdminSocket, adminapi.NewHandler(s, s.log), s.log)
+	if err != nil {
+		shutdown()
+		return fmt.Errorf("homeagent: %w", err)
+	}
+	closers = append(closers, func() { admin.Close() })
+	s.log.Info("home agent ready", "listen", s.pc.LocalAddr().String(), "fingerprint", s.Fingerprint(),
+		"devices", s.idx.len(), "admin_socket", s.cfg.AdminSocket)
+
+	select {
+	case <-ctx.Done():
+	case <-s.drainDone:
+		// Let the devices read their Switch and leave first.
+		select {
+		case <-time.After(drainGrace):
+		case <-ctx.Done():
+		}
+	}
+	s.log.Info("home agent shutting down")
+	shutdown()
+	s.log.Info("home agent stopped")
+	return nil
+}
+
+func (s *Server) acceptLoop(ctx context.Context, ln *quic.Listener, wg *sync.WaitGroup) {
+	for {
+		conn, err := ln.Accept(ctx)
+		if err != nil {
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.serveConn(ctx, conn)
+		}()
+	}
+}
+
+// sweepPending retires the peers of devices that registered but never sent
+// a binding update within their lifetime (devices with a binding are
+// retired by the binding cache's expiry).
+func (s *Server) sweepPending(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.expirePendingAt(s.now())
+	}
+}
+
+// ExpirePending runs one pending-registration sweep at the current clock
+// reading and expires the binding cache; tests with a fake clock call it
+// instead of waiting for the sweeps.
+func (s *Server) ExpirePending() {
+	now := s.now()
+	s.cache.Expire(now)
+	s.expirePendingAt(now)
+}
+
+func (s *Server) expirePendingAt(now time.Time) {
+	var expired []string
+	s.mu.Lock()
+	for id, deadline := range s.pending {
+		if !now.Before(deadline) {
+			delete(s.pending, id)
+			expired = append(expired, id)
+		}
+	}
+	s.mu.Unlock()
+	for _, id := range expired {
+		if _, bound := s.cache.Lookup(id); bound {
+			continue
+		}
+		if d, ok := s.idx.byIDCopy(id); ok && !d.static {
+			s.removePeer(d, "registration expired without binding")
+		}
+	}
+}
