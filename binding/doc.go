@@ -148,7 +148,8 @@
 // Reader.Next reads one frame into a buffer the Reader owns; Reader.Decode
 // fills a message value, truncating and reusing its slices, and keeps a
 // string field when the bytes are equal, so a BindingUpdate decodes with
-// no allocation. On error the value's content is unspecified.//
+// no allocation. On error the value's content is unspecified.
+//
 // # Identity and enrolment
 //
 // Both sides use self-signed ed25519 certificates (SelfSignedCert; a pure

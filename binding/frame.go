@@ -90,9 +90,9 @@ func decodeBody(t Type, body []byte, m Message) error {
 
 var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
-// WriteMessage writes m to w as one frame with a single Write call, so
-// concurrent writers on a stream that serialises Write calls do not
-// interleave frames.
+// WriteMessage writes m to w as one frame with a single Write call. It
+// does not serialise writers: a stream shared by several goroutines needs
+// the caller's lock around WriteMessage.
 func WriteMessage(w io.Writer, m Message) error {
 	bp := framePool.Get().(*[]byte)
 	defer framePool.Put(bp)

@@ -335,3 +335,20 @@ func TestStringsAndStatus(t *testing.T) {
 		t.Errorf("Error() = %q", got)
 	}
 }
+
+func TestAckErr(t *testing.T) {
+	if (&BindingAck{Status: StatusLifetimeShortened}).Err() != nil {
+		t.Error("success ack has an error")
+	}
+	err := (&BindingAck{Status: StatusStaleSequence, Sequence: 41}).Err()
+	var be *Error
+	if !errors.As(err, &be) || be.Sequence != 41 || !errors.Is(err, ErrStaleSequence) {
+		t.Errorf("stale ack error %v", err)
+	}
+	if !errors.Is((&RegisterAck{Status: StatusNoAddress}).Err(), ErrNoAddress) ||
+		!errors.Is((&EnrollAck{Status: StatusBadToken}).Err(), ErrBadToken) ||
+		!errors.Is((&Deregister{Status: StatusRevoked}).Err(), ErrRevoked) ||
+		(&Deregister{}).Err() != nil {
+		t.Error("ack Err mapping")
+	}
+}

@@ -138,3 +138,27 @@ var (
 	ErrNotRegistered    = &Error{Status: StatusNotRegistered}
 	ErrInternal         = &Error{Status: StatusInternal}
 )
+
+// Err returns nil if the ack reports success, and otherwise an *Error
+// carrying its status and, for a stale sequence, the home agent's current
+// sequence number (continue from Sequence+1).
+func (m *BindingAck) Err() error {
+	if m.Status.OK() {
+		return nil
+	}
+	e := &Error{Status: m.Status}
+	if m.Status == StatusStaleSequence {
+		e.Sequence = m.Sequence
+	}
+	return e
+}
+
+// Err returns nil if the ack reports success and an *Error otherwise.
+func (m *RegisterAck) Err() error { return m.Status.Err("register") }
+
+// Err returns nil if the ack reports success and an *Error otherwise.
+func (m *EnrollAck) Err() error { return m.Status.Err("enroll") }
+
+// Err returns nil for an orderly goodbye and an *Error carrying the
+// reason otherwise.
+func (m *Deregister) Err() error { return m.Status.Err(m.Reason) }
