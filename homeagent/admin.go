@@ -22,6 +22,11 @@ import (
 // Switch, so devices can read it and close on their side first.
 const drainGrace = time.Second
 
+// revokeGrace is how long a revoked device's control connection stays open
+// after the Deregister telling it why, so the message arrives before the
+// connection close. The device is refused everything meanwhile.
+const revokeGrace = 500 * time.Millisecond
+
 var _ adminapi.Backend = (*Server)(nil)
 
 func (s *Server) adminCtx() context.Context { return context.Background() }
@@ -172,7 +177,7 @@ func (s *Server) RevokeDevice(name string) (adminapi.Device, error) {
 	s.mu.Unlock()
 	for _, ss := range victims {
 		ss.write(&binding.Deregister{Status: binding.StatusRevoked, Reason: "revoked by the administrator"})
-		ss.conn.CloseWithError(codeRevoked, "revoked")
+		ss.endSoon(codeRevoked, revokeGrace)
 	}
 	s.log.Info("device revoked", "device", d.name, "id", d.id, "connections_closed", len(victims))
 	return s.view(d), nil

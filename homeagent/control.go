@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -39,10 +40,23 @@ type session struct {
 
 	wmu sync.Mutex // serialises writes from the handler and admin calls
 
+	// device is the id after a successful Register: written by the
+	// connection's goroutine with Server.mu held, read by others with it.
+	device string
+	// closeCode is the code the connection is closed with when its
+	// goroutine ends (set before ending it with endSoon).
+	closeCode atomic.Uint64
 	// Owned by the connection's goroutine.
-	device  string // id after a successful Register
 	anyBU   bool
 	scratch binding.BindingAck
+}
+
+// endSoon makes the connection's goroutine close the connection with code
+// after grace, leaving time for the messages written so far to arrive
+// (closing at once would discard them).
+func (ss *session) endSoon(code quic.ApplicationErrorCode, grace time.Duration) {
+	ss.closeCode.Store(uint64(code))
+	ss.stream.SetReadDeadline(time.Now().Add(grace))
 }
 
 func (ss *session) write(m binding.Message) error {
@@ -65,7 +79,7 @@ func (ss *session) remote() netip.AddrPort {
 
 func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
 	ss := &session{conn: conn, accepted: time.Now()}
-	defer conn.CloseWithError(codeShutdown, "")
+	defer func() { conn.CloseWithError(quic.ApplicationErrorCode(ss.closeCode.Load()), "") }()
 	key, err := binding.PeerPublicKey(conn.ConnectionState().TLS)
 	if err != nil {
 		s.log.Info("control connection without identity key", "remote", conn.RemoteAddr().String(), "err", err)
@@ -103,6 +117,9 @@ func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
 	)
 	for {
 		t, err := r.Next()
+		if err != nil && ss.closeCode.Load() != 0 {
+			return // ended by endSoon
+		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !isClosed(err) {
 				s.log.Info("control stream error", "remote", ss.remote(), "device", ss.device, "err", err)
@@ -255,8 +272,8 @@ func (s *Server) register(ctx context.Context, ss *session, m *binding.Register)
 	}
 	old := s.sessions[d.id]
 	s.sessions[d.id] = ss
+	ss.device = d.id // written under s.mu: admin calls read it
 	s.mu.Unlock()
-	ss.device = d.id
 	if old != nil && old != ss {
 		old.conn.CloseWithError(codeSuperseded, "a newer connection of this device registered")
 	}
