@@ -214,3 +214,12 @@ func deleteNamespace(ctx context.Context, name string) error {
 	}
 	return nil
 }
+
+// Detach forgets l without tearing it down: CloseAll will not close it and
+// the lab outlives this process (until CleanAll removes it, which it does
+// once this process has exited). For `homeip-lab lab up -detach`.
+func Detach(l *Lab) {
+	openMu.Lock()
+	delete(open, l)
+	openMu.Unlock()
+}
