@@ -7,7 +7,7 @@ APT_PKGS  := iproute2 nftables wireguard-tools dnsutils procps
 # Packages whose logic runs without root and is checked with the race detector.
 GOTESTFLAGS ?= -shuffle=on -timeout 25m
 
-.PHONY: all deps build demo test test-unit vet fmt-check bench bench-handover bench-throughput lab-clean clean
+.PHONY: all deps build lab-tool baseline demo test test-unit vet fmt-check bench bench-handover bench-throughput lab-clean clean
 
 all: build
 
@@ -26,6 +26,12 @@ build: deps
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ ./cmd/ha ./cmd/mnode ./internal/cmd/homeip-lab
 
+# lab-tool builds only the lab tool (clean, stream, baseline), so the test
+# target can clean up before anything else is compiled.
+lab-tool: deps
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ ./internal/cmd/homeip-lab
+
 # demo: the lab, a home agent, a mobile node, a live TCP stream and moves.
 demo: build
 	$(BIN)/homeip-lab demo
@@ -39,8 +45,8 @@ vet:
 
 # test: the whole suite, root lab tests included. HOMEIP_REQUIRE_LAB=1 turns
 # "cannot build a lab here" from a skip into a failure.
-test: deps fmt-check vet
-	$(BIN)/homeip-lab clean 2>/dev/null || true
+test: deps lab-tool fmt-check vet
+	$(BIN)/homeip-lab clean
 	HOMEIP_REQUIRE_LAB=1 $(GO) test -race $(GOTESTFLAGS) ./...
 	@left=$$(ip netns list | grep '^hip' || true); \
 	if [ -n "$$left" ]; then echo "namespaces left behind:"; echo "$$left"; exit 1; fi
@@ -59,8 +65,12 @@ bench-throughput: build
 	$(BIN)/homeip-lab bench-throughput
 
 # lab-clean removes every lab namespace left by a killed run.
-lab-clean: build
+lab-clean: lab-tool
 	$(BIN)/homeip-lab clean
+
+# baseline: the broken-stream baseline alone (plain routing, no homeip).
+baseline: lab-tool
+	$(BIN)/homeip-lab baseline
 
 clean:
 	rm -rf $(BIN)
