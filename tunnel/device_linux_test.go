@@ -106,7 +106,7 @@ func newPair(t *testing.T) *pair {
 }
 
 // newDeviceIn creates a Device in namespace ns, closed when the test ends.
-func newDeviceIn(t *testing.T, ns string, cfg Config) *Device {
+func newDeviceIn(t testing.TB, ns string, cfg Config) *Device {
 	t.Helper()
 	var d *Device
 	var err error

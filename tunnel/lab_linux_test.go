@@ -21,7 +21,7 @@ import (
 
 // requireLab skips the test when it cannot create network namespaces, or
 // fails it when HOMEIP_REQUIRE_LAB=1.
-func requireLab(t *testing.T) {
+func requireLab(t testing.TB) {
 	t.Helper()
 	why := ""
 	switch {
@@ -42,7 +42,7 @@ func requireLab(t *testing.T) {
 }
 
 // labPrefix returns "hip" and 6 random hex digits.
-func labPrefix(t *testing.T) string {
+func labPrefix(t testing.TB) string {
 	t.Helper()
 	var b [3]byte
 	if _, err := rand.Read(b[:]); err != nil {
@@ -52,7 +52,7 @@ func labPrefix(t *testing.T) string {
 }
 
 // run runs a command and fails the test with its output on error.
-func run(t *testing.T, args ...string) string {
+func run(t testing.TB, args ...string) string {
 	t.Helper()
 	out, err := runErr(args...)
 	if err != nil {
@@ -69,7 +69,7 @@ func runErr(args ...string) (string, error) {
 }
 
 // newNetns creates namespace name, removed when the test ends, with lo up.
-func newNetns(t *testing.T, name string) {
+func newNetns(t testing.TB, name string) {
 	t.Helper()
 	if out, err := runErr("ip", "netns", "add", name); err != nil {
 		if os.Getenv("HOMEIP_REQUIRE_LAB") == "1" {
@@ -87,7 +87,7 @@ func newNetns(t *testing.T, name string) {
 
 // inNetns runs fn on a thread switched into namespace name. If switching
 // back fails the thread is left locked and dies with the goroutine.
-func inNetns(t *testing.T, name string, fn func()) {
+func inNetns(t testing.TB, name string, fn func()) {
 	t.Helper()
 	done := make(chan struct{})
 	var ferr error
@@ -129,7 +129,7 @@ func inNetns(t *testing.T, name string, fn func()) {
 }
 
 // netlinkAt returns a handle for namespace name, closed when the test ends.
-func netlinkAt(t *testing.T, name string) *netlink.Handle {
+func netlinkAt(t testing.TB, name string) *netlink.Handle {
 	t.Helper()
 	ns, err := netns.GetFromName(name)
 	if err != nil {
@@ -149,7 +149,7 @@ const echoPort = 7777
 
 // startEcho runs a UDP echo server on all addresses of namespace ns until
 // the test ends.
-func startEcho(t *testing.T, ns string) {
+func startEcho(t testing.TB, ns string) {
 	t.Helper()
 	var c *net.UDPConn
 	inNetns(t, ns, func() {
@@ -179,7 +179,7 @@ func startEcho(t *testing.T, ns string) {
 
 // probe sends a datagram from namespace ns to dst's echo server until the
 // echo comes back or tries (one second each) run out.
-func probe(t *testing.T, ns string, dst netip.Addr, tries int) error {
+func probe(t testing.TB, ns string, dst netip.Addr, tries int) error {
 	t.Helper()
 	var c *net.UDPConn
 	inNetns(t, ns, func() {
