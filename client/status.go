@@ -9,7 +9,7 @@ import (
 // JSON field names are part of the CLI contract.
 type Status struct {
 	// State is one of "starting", "no-link", "connecting", "registered",
-	// "reconnecting", "stopping".
+	// "moving" (a handover is under way), "reconnecting", "stopping".
 	State      string `json:"state"`
 	DeviceID   string `json:"device_id"`
 	DeviceName string `json:"device_name,omitempty"`

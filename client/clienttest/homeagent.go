@@ -83,6 +83,7 @@ type HomeAgent struct {
 	devices map[string]*device // by device id
 	nextVIP int
 	regs    int
+	regTry  int
 	closed  bool
 	wg      sync.WaitGroup
 
@@ -197,11 +198,38 @@ func (h *HomeAgent) VIPs(name string) (netip.Addr, netip.Addr, bool) {
 	return netip.Addr{}, netip.Addr{}, false
 }
 
+// CopyDevicesFrom copies every enrolled device (keys, ids, leases) of
+// other into h, as two home agents sharing one store would see them.
+func (h *HomeAgent) CopyDevicesFrom(other *HomeAgent) {
+	other.mu.Lock()
+	var devs []*device
+	for _, d := range other.devices {
+		c := *d
+		c.bind, c.conn, c.stream, c.wmu = nil, nil, nil, nil
+		devs = append(devs, &c)
+	}
+	next := other.nextVIP
+	other.mu.Unlock()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, d := range devs {
+		h.devices[d.id] = d
+	}
+	h.nextVIP = max(h.nextVIP, next)
+}
+
 // Registrations counts accepted Register messages.
 func (h *HomeAgent) Registrations() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.regs
+}
+
+// RegisterAttempts counts Register messages received, refused or not.
+func (h *HomeAgent) RegisterAttempts() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.regTry
 }
 
 // SetSequence overwrites the sequence number held for a device, as if it
@@ -374,6 +402,7 @@ func (h *HomeAgent) enroll(key ed25519.PublicKey, m *binding.Enroll) *binding.En
 func (h *HomeAgent) register(key ed25519.PublicKey, m *binding.Register, conn *quic.Conn, st *quic.Stream, wmu *sync.Mutex) (*binding.RegisterAck, *device) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.regTry++
 	var d *device
 	for _, x := range h.devices {
 		if x.key.Equal(key) {

@@ -1,0 +1,164 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Config configures a Node. Fields marked optional have a useful zero
+// value; defaults are applied in withDefaults.
+type Config struct {
+	// StateDir holds the enrolment; required.
+	StateDir *StateDir
+	// NewDataPlane creates the data plane once the node knows its keys;
+	// required. The node closes it when Run returns.
+	NewDataPlane func(DataPlaneConfig) (DataPlane, error)
+	// Watcher reports network changes; nil means a static network (no
+	// movement detection, the kernel's routing decides).
+	Watcher NetWatcher
+	// Host configures the OS around the tunnel; nil configures nothing
+	// (a mobile OS does it). Run calls Host.Close when it returns.
+	Host Host
+	// TunnelName is the tunnel interface's name, for status only.
+	TunnelName string
+	// Preference orders interface kinds (default wired, Wi-Fi, cellular).
+	Preference Preference
+	// FullTunnel sends all traffic through the tunnel.
+	FullTunnel bool
+	// ListenPort is the local UDP port of the shared socket (0 = random).
+	ListenPort uint16
+	// Lifetime is the binding lifetime asked for (default 10 min); the
+	// node refreshes at two thirds of the granted lifetime.
+	Lifetime time.Duration
+	// Keepalive tunes the NAT timeout learner.
+	Keepalive KeepaliveConfig
+	// Backoff paces reconnection attempts.
+	Backoff Backoff
+	// HeartbeatTimeout is how long a heartbeat may stay unanswered
+	// (default 1.5 s); HeartbeatRetries more are sent at once before the
+	// path is declared dead (default 2).
+	HeartbeatTimeout time.Duration
+	HeartbeatRetries int
+	// ConnectTimeout bounds one connection attempt (default 5 s).
+	ConnectTimeout time.Duration
+	// Debounce is how long the node waits for a burst of network events
+	// to settle (default 20 ms).
+	Debounce time.Duration
+	// SuspectFor is how long a link whose heartbeats went unanswered is
+	// avoided before the node tries it again (default 20 s).
+	SuspectFor time.Duration
+	// Software is sent in Register (default "homeip-mnode").
+	Software string
+	// Logger; nil discards.
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.StateDir == nil {
+		return c, fmt.Errorf("client: config: no state directory: %w", ErrInvalid)
+	}
+	if c.NewDataPlane == nil {
+		return c, fmt.Errorf("client: config: no data plane: %w", ErrInvalid)
+	}
+	if len(c.Preference) == 0 {
+		c.Preference = DefaultPreference
+	}
+	if c.Lifetime <= 0 {
+		c.Lifetime = 10 * time.Minute
+	}
+	if c.HeartbeatTimeout <= 0 {
+		c.HeartbeatTimeout = 1500 * time.Millisecond
+	}
+	if c.HeartbeatRetries <= 0 {
+		c.HeartbeatRetries = 2
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = 5 * time.Second
+	}
+	if c.Debounce <= 0 {
+		c.Debounce = 20 * time.Millisecond
+	}
+	if c.SuspectFor <= 0 {
+		c.SuspectFor = 20 * time.Second
+	}
+	if c.Software == "" {
+		c.Software = "homeip-mnode"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	c.Logger = c.Logger.With("component", "client")
+	return c, nil
+}
+
+// ErrRevoked is returned by Run when the home agent revoked the device.
+var ErrRevoked = errors.New("client: the home agent revoked this device")
+
+// Node is the mobile node: it keeps the tunnel to the home agent up and
+// its binding current while the device moves. Create it with NewNode and
+// run it with Run; Status and Down are safe to call from other goroutines
+// (the control socket does).
+type Node struct {
+	cfg Config
+	log *slog.Logger
+
+	stopOnce sync.Once
+	stop     chan struct{}
+
+	mu     sync.Mutex
+	status Status
+}
+
+// NewNode checks cfg and returns a node ready to Run.
+func NewNode(cfg Config) (*Node, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &Node{
+		cfg:    cfg,
+		log:    cfg.Logger,
+		stop:   make(chan struct{}),
+		status: Status{State: "starting", TunnelInterface: cfg.TunnelName, Since: time.Now().UTC()},
+	}, nil
+}
+
+// Status returns a snapshot of the node's status.
+func (n *Node) Status() Status {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.status
+}
+
+// Down asks Run to deregister and return. It does not wait.
+func (n *Node) Down() {
+	n.stopOnce.Do(func() { close(n.stop) })
+}
+
+// updateStatus changes the status under the lock.
+func (n *Node) updateStatus(f func(*Status)) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	f(&n.status)
+}
+
+// Run brings the node up and keeps it up until ctx ends or Down is
+// called; then it deregisters (best effort), closes the data plane and
+// undoes the host configuration. It returns nil on a requested stop, and
+// an error when the node cannot run: not enrolled, the data plane could
+// not be created (no TUN device or permission), or the device was
+// revoked.
+func (n *Node) Run(ctx context.Context) error {
+	r, err := n.newRunner(ctx)
+	if err != nil {
+		if n.cfg.Host != nil {
+			n.cfg.Host.Close()
+		}
+		return err
+	}
+	return r.loop()
+}
