@@ -30,6 +30,8 @@ type Config struct {
 	// UpdateRate and UpdateBurst define each device's token bucket:
 	// UpdateBurst updates at once, refilled at UpdateRate per second
 	// (defaults 10/s and 20). A negative UpdateRate disables the limit.
+	// The bucket lives with the binding: a device without one (new,
+	// expired or removed) starts with a full bucket.
 	UpdateRate  float64
 	UpdateBurst int
 	// Check, if set, is asked about a device that has no binding when an

@@ -352,3 +352,30 @@ func TestAckErr(t *testing.T) {
 		t.Error("ack Err mapping")
 	}
 }
+
+// TestLargestMessageFitsDefaultFrame builds the largest RegisterAck the
+// format allows and checks a default Reader accepts it.
+func TestLargestMessageFitsDefaultFrame(t *testing.T) {
+	long := strings.Repeat("x", maxString)
+	m := &RegisterAck{DeviceID: long, SearchDomain: long,
+		VIP4: netip.MustParseAddr("10.0.0.1"), VIP6: netip.MustParseAddr("fd00::1"),
+		HATunnel4: netip.MustParseAddr("10.0.0.2"), HATunnel6: netip.MustParseAddr("fd00::2"),
+		DataEndpoint: netip.MustParseAddrPort("[2001:db8::1]:1")}
+	for i := range MaxAddrs {
+		m.DNS = append(m.DNS, netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: byte(i)}))
+	}
+	for i := range MaxRoutes {
+		m.Routes = append(m.Routes, netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, byte(i >> 8), byte(i)}), 48))
+	}
+	b, err := Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > DefaultMaxFrame {
+		t.Fatalf("largest RegisterAck is %d bytes, DefaultMaxFrame %d", len(b), DefaultMaxFrame)
+	}
+	if _, err := NewReader(bytes.NewReader(b), 0).ReadMessage(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("largest RegisterAck: %d bytes", len(b))
+}

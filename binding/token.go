@@ -1,6 +1,7 @@
 package binding
 
 import (
+	"crypto/rand"
 	"encoding/base32"
 	"encoding/binary"
 	"errors"
@@ -135,4 +136,11 @@ func ParseToken(s string) (Token, error) {
 // String returns a description of t for logs, without the secret.
 func (t Token) String() string {
 	return fmt.Sprintf("token{ha %v, %s}", t.Addrs, FormatFingerprint(t.Fingerprint))
+}
+
+// NewSecret returns a fresh random one-time secret for a Token.
+func NewSecret() [SecretSize]byte {
+	var s [SecretSize]byte
+	rand.Read(s[:]) // never fails (crypto/rand, Go ≥ 1.24)
+	return s
 }
