@@ -49,18 +49,21 @@ type Options struct {
 // Server is the home agent. Create it with New, run it with Run. Its
 // methods are safe for concurrent use.
 type Server struct {
-	cfg   config.Config
-	id    *Identity
-	st    store.Store
-	dp    tunnel.DataPlane
-	pc    net.PacketConn
-	log   *slog.Logger
-	now   func() time.Time
-	pool  *pool.Pool
-	cache *binding.Cache
-	idx   *index
-	m     *serverMetrics
-	opts  Options
+	cfg config.Config
+	id  *Identity
+	st  store.Store
+	dp  tunnel.DataPlane
+	pc  net.PacketConn
+	log *slog.Logger
+	// baseLog is the caller's logger, for components that add their own
+	// component attribute.
+	baseLog *slog.Logger
+	now     func() time.Time
+	pool    *pool.Pool
+	cache   *binding.Cache
+	idx     *index
+	m       *serverMetrics
+	opts    Options
 
 	static *staticSet
 
@@ -91,11 +94,11 @@ func New(opts Options) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("homeagent: %w", err)
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	base := opts.Logger
+	if base == nil {
+		base = slog.New(slog.DiscardHandler)
 	}
-	log = log.With("component", "homeagent")
+	log := base.With("component", "homeagent")
 	now := opts.Now
 	if now == nil {
 		now = time.Now
@@ -116,7 +119,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, id: opts.Identity, st: opts.Store, dp: opts.DataPlane, pc: opts.ControlConn,
-		log: log, now: now, pool: p, idx: newIndex(), opts: opts,
+		log: log, baseLog: base, now: now, pool: p, idx: newIndex(), opts: opts,
 		sessions: map[string]*session{}, conns: map[*session]struct{}{}, pending: map[string]time.Time{},
 		live: map[tunnel.Key]string{}, bstate: map[string]*bindingState{}, drainDone: make(chan struct{}),
 	}
@@ -136,7 +139,7 @@ func New(opts Options) (*Server, error) {
 		Check:       s.checkDevice,
 		OnEvent:     s.onEvent,
 		Now:         now,
-		Logger:      log,
+		Logger:      base,
 	})
 	s.m = newServerMetrics(s)
 	return s, nil
@@ -203,7 +206,7 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		}
 		srv, err := dns.New(dns.Config{Zone: s.cfg.DNSZone, Listen: listen, Upstreams: s.cfg.DNSUpstreams,
-			Directory: directory{s.idx}, Logger: s.log})
+			Directory: directory{s.idx}, Logger: s.baseLog})
 		if err == nil {
 			err = srv.Start()
 		}

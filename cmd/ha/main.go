@@ -1,4 +1,22 @@
-// Command ha is the homeip home agent.
+// Command ha is the homeip home agent: `ha serve` runs the daemon, the other
+// subcommands administer a running one over its Unix socket.
+//
+//	ha serve [--config FILE] [--data-dir DIR] [--listen ADDR:PORT] [--admin-socket PATH]
+//	         [--interface NAME] [--pool4 PREFIX]... [--pool6 PREFIX]... [--tunnel4 ADDR]
+//	         [--tunnel6 ADDR] [--route PREFIX]... [--dns-zone ZONE] [--metrics ADDR]
+//	         [--public-addr ADDR]... (and every other setting of deploy/ha.example.toml)
+//	ha device add NAME           create a device, print its one-time enrolment token
+//	ha device list               list devices
+//	ha device show NAME          one device
+//	ha device revoke NAME        remove its peer, close its connection, refuse it
+//	ha device rename NAME NEW    rename it
+//	ha device reserve NAME ADDR  pin it to an address
+//	ha device export NAME        wg-quick config (and QR code) for stock WireGuard apps
+//	ha binding list              bindings: VIPs, care-of addresses, path, age, last handover
+//	ha pool show                 pool utilisation
+//	ha drain                     switch every device to the drain_to home agent, then stop
+//
+// Admin subcommands take [--admin-socket PATH] [--json].
 package main
 
 import (
@@ -6,7 +24,34 @@ import (
 	"os"
 )
 
+const usage = `usage:
+  ha serve [--config FILE] [flags]     run the home agent (ha serve -h for flags)
+  ha device add NAME                   create a device and print its enrolment token
+  ha device list | show NAME | revoke NAME | rename NAME NEW | reserve NAME ADDR | export NAME
+  ha binding list
+  ha pool show
+  ha drain
+admin commands take [--admin-socket PATH] [--json]
+`
+
 func main() {
-	fmt.Fprintln(os.Stderr, "ha: not built yet")
-	os.Exit(2)
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:])
+	case "device", "binding", "pool", "drain":
+		return admin(args)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return 0
+	}
+	fmt.Fprintf(os.Stderr, "ha: unknown command %q\n%s", args[0], usage)
+	return 2
 }
