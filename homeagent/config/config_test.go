@@ -242,3 +242,18 @@ func TestMarshalRoundTrip(t *testing.T) {
 		t.Fatalf("round trip:\n%+v\n%+v", c, back)
 	}
 }
+
+func TestExampleFile(t *testing.T) {
+	var c Config
+	if err := LoadFile(&c, "../../deploy/ha.example.toml"); err != nil {
+		t.Fatal(err)
+	}
+	d := c.WithDefaults()
+	if err := d.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if d.Listen.Port() != 51830 || len(d.PublicAddrs) != 2 || d.PublicAddrs[0] != netip.MustParseAddrPort("198.18.0.1:51830") ||
+		len(d.Routes) != 2 || d.Metrics != netip.MustParseAddrPort("127.0.0.1:9101") {
+		t.Fatalf("example: %+v", d)
+	}
+}
