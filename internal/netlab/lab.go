@@ -36,8 +36,9 @@ type Lab struct {
 
 	log *slog.Logger
 
-	moveMu sync.Mutex // serialises moves; guards state
+	moveMu sync.Mutex // serialises moves; guards state and dirty
 	state  MNState
+	dirty  bool // a move failed half-way: mn's links are in an unknown state
 
 	mu     sync.Mutex // guards the fields below
 	closed bool

@@ -47,36 +47,53 @@ func downCmds(dev string) []string {
 }
 
 // applyLocked moves mn from l.state to want. Links going down are taken
-// down before links coming up (break before make), except that a link
-// staying up is never touched. l.moveMu is held.
+// down before links coming up (break before make), and a link that stays
+// as it is is not touched, so a watcher on mn sees only the real change.
+// After a failed step the kernel state is unknown and the next call
+// rewrites both links completely. l.moveMu is held.
 func (l *Lab) applyLocked(ctx context.Context, want MNState) error {
 	if l.isClosed() {
 		return ErrClosed
 	}
 	cur := l.state
 	var cmds []string
-	if cur.WifiUp && (!want.WifiUp || cur.WifiSubnetB != want.WifiSubnetB) {
+	switch {
+	case l.dirty:
 		cmds = append(cmds, downCmds(WifiIface)...)
-	}
-	if cur.CellUp && !want.CellUp {
-		cmds = append(cmds, downCmds(CellIface)...)
-	}
-	if want.WifiUp && (!cur.WifiUp || cur.WifiSubnetB != want.WifiSubnetB) {
-		cmds = append(cmds, wifiUpCmds(want.WifiSubnetB)...)
-	}
-	if want.CellUp && !cur.CellUp {
-		cmds = append(cmds, cellUpCmds()...)
+		if !want.CellUp {
+			cmds = append(cmds, downCmds(CellIface)...)
+		}
+		if want.WifiUp {
+			cmds = append(cmds, wifiUpCmds(want.WifiSubnetB)...)
+		}
+		if want.CellUp {
+			cmds = append(cmds, cellUpCmds()...)
+		}
+	default:
+		wifiChanges := cur.WifiUp != want.WifiUp || (want.WifiUp && cur.WifiSubnetB != want.WifiSubnetB)
+		if cur.WifiUp && wifiChanges {
+			cmds = append(cmds, downCmds(WifiIface)...)
+		}
+		if cur.CellUp && !want.CellUp {
+			cmds = append(cmds, downCmds(CellIface)...)
+		}
+		if want.WifiUp && wifiChanges {
+			cmds = append(cmds, wifiUpCmds(want.WifiSubnetB)...)
+		}
+		if want.CellUp && !cur.CellUp {
+			cmds = append(cmds, cellUpCmds()...)
+		}
 	}
 	if len(cmds) == 0 {
+		l.state = want
 		return nil
 	}
 	if err := l.MN.ip(ctx, cmds...); err != nil {
-		// The kernel state is now uncertain; force a full reapply next time.
-		l.state = MNState{WifiUp: true, CellUp: true, WifiSubnetB: want.WifiSubnetB}
+		l.dirty = true
 		return fmt.Errorf("netlab: moving mn to %+v: %w", want, err)
 	}
 	l.log.Info("mn moved", "from", cur, "to", want)
-	l.state = want
+	l.state, l.dirty = want, false
 	return nil
 }
 

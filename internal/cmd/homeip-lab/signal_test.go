@@ -3,10 +3,12 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -15,15 +17,38 @@ import (
 	"github.com/homeip/homeip/internal/netlab/labtest"
 )
 
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// buildTool builds this command once per test run and returns its path.
+func buildTool(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "homeip-lab-test")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "homeip-lab")
+		if out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("building homeip-lab: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
+
 // TestSignalTearsDownLab runs the real binary's `lab up`, interrupts it
 // with SIGINT and SIGTERM, and checks its namespaces are gone.
 func TestSignalTearsDownLab(t *testing.T) {
 	t.Parallel()
 	labtest.Require(t)
-	bin := filepath.Join(t.TempDir(), "homeip-lab")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("building homeip-lab: %v\n%s", err, out)
-	}
+	bin := buildTool(t)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
 			prefix := netlab.NewPrefix()
