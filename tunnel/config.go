@@ -16,7 +16,9 @@ const DefaultMTU = 1420
 // optional field is useful; defaults are applied in one place (withDefaults).
 type Config struct {
 	// InterfaceName is the TUN interface to create (e.g. "homeip0"); at
-	// most 15 bytes. Ignored when TUNFD is set.
+	// most 15 bytes. Ignored when TUNFD is set. It must be unique on the
+	// host, not only in its namespace: the UAPI socket
+	// /var/run/wireguard/<name>.sock is in the shared filesystem.
 	InterfaceName string
 	// TUNFD, when > 0, is an already-open TUN file descriptor (Android
 	// VpnService, iOS NetworkExtension). The Device takes ownership of it
