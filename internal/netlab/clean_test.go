@@ -3,6 +3,7 @@ package netlab_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -15,23 +16,29 @@ import (
 
 const childEnv = "HOMEIP_NETLAB_CHILD_PREFIX"
 
-// TestCleanChild is the child half of TestCleanAllAfterKill: it builds a
-// lab with the prefix it is given, starts a process in it, says READY and
-// waits to be killed.
-func TestCleanChild(t *testing.T) {
-	prefix := os.Getenv(childEnv)
-	if prefix == "" {
-		t.Skip("helper process for TestCleanAllAfterKill")
+// TestMain runs the child half of TestCleanAllAfterKill when asked to.
+func TestMain(m *testing.M) {
+	if prefix := os.Getenv(childEnv); prefix != "" {
+		cleanChild(prefix)
+		return
 	}
+	os.Exit(m.Run())
+}
+
+// cleanChild builds a lab with the given prefix, starts a process in it,
+// says READY and waits to be killed.
+func cleanChild(prefix string) {
 	l, err := netlab.New(context.Background(), netlab.Options{Prefix: prefix})
 	if err != nil {
-		t.Fatal(err)
+		fmt.Fprintln(os.Stderr, "child:", err)
+		os.Exit(1)
 	}
 	defer l.Close()
 	// A process started with Command (not Start) survives its parent's
 	// death; CleanAll must kill it.
 	if err := l.CN.Command(context.Background(), "sleep", "600").Start(); err != nil {
-		t.Fatal(err)
+		fmt.Fprintln(os.Stderr, "child:", err)
+		os.Exit(1)
 	}
 	os.Stdout.WriteString("READY\n")
 	time.Sleep(time.Minute) // the parent SIGKILLs us long before
@@ -58,7 +65,7 @@ func TestCleanAllAfterKill(t *testing.T) {
 	prefix := netlab.NewPrefix()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestCleanChild$", "-test.count=1")
+	cmd := exec.CommandContext(ctx, os.Args[0])
 	cmd.Env = append(os.Environ(), childEnv+"="+prefix)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()

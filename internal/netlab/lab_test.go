@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -301,4 +302,34 @@ func TestBadPrefix(t *testing.T) {
 	if _, err := netlab.CleanAll(context.Background(), "x"); !errors.Is(err, netlab.ErrBadPrefix) {
 		t.Errorf("CleanAll(x) = %v, want ErrBadPrefix", err)
 	}
+}
+
+func TestDo(t *testing.T) {
+	t.Parallel()
+	l := labtest.New(t)
+	var names []string
+	if err := l.MN.Do(func() error {
+		ifs, err := net.Interfaces()
+		for _, i := range ifs {
+			names = append(names, i.Name)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(names, netlab.WifiIface) || !slices.Contains(names, netlab.CellIface) {
+		t.Fatalf("interfaces seen inside mn: %v", names)
+	}
+	want := errors.New("from fn")
+	if err := l.CN.Do(func() error { return want }); err != want {
+		t.Fatalf("Do returned %v, want fn's error", err)
+	}
+	func() {
+		defer func() {
+			if p := recover(); p != "boom" {
+				t.Fatalf("recovered %v, want the panic from fn", p)
+			}
+		}()
+		_ = l.CN.Do(func() error { panic("boom") })
+	}()
 }

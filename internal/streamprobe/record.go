@@ -39,6 +39,7 @@ const (
 	KindHello Kind = 3
 )
 
+// String names the kind ("data", "end", "hello").
 func (k Kind) String() string {
 	switch k {
 	case KindData:
