@@ -128,16 +128,22 @@ func (d *decoder) fail(format string, args ...any) {
 }
 
 func (d *decoder) take(n int, field string) []byte {
-	if d.err != nil {
-		return nil
-	}
-	if len(d.b) < n {
-		d.fail("%s: truncated", field)
-		return nil
+	if d.err != nil || len(d.b) < n {
+		return d.short(field)
 	}
 	v := d.b[:n]
 	d.b = d.b[n:]
 	return v
+}
+
+// short records a truncated field (kept out of take so take inlines).
+//
+//go:noinline
+func (d *decoder) short(field string) []byte {
+	if d.err == nil {
+		d.fail("%s: truncated", field)
+	}
+	return nil
 }
 
 func (d *decoder) u8(field string) uint8 {
