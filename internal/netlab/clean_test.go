@@ -22,6 +22,10 @@ func TestMain(m *testing.M) {
 		cleanChild(prefix)
 		return
 	}
+	if os.Getenv(checkChildEnv) != "" {
+		checkChild()
+		return
+	}
 	os.Exit(m.Run())
 }
 
