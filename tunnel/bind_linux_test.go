@@ -244,3 +244,28 @@ func TestPktinfoRoundTrip(t *testing.T) {
 		t.Fatalf("GSO size round trip: %d, %v", n, err)
 	}
 }
+
+func TestBindSocketHook(t *testing.T) {
+	var fds []int
+	b := newSharedBind(netip.Addr{}, func(fd int) error {
+		fds = append(fds, fd)
+		return nil
+	}, nil, newDemux(), slog.New(slog.DiscardHandler))
+	if _, _, err := b.Open(0); err != nil {
+		t.Fatal(err)
+	}
+	b.closeForGood()
+	if len(fds) != 2 {
+		t.Fatalf("hook saw %d sockets, want 2 (IPv4 and IPv6)", len(fds))
+	}
+
+	refused := errors.New("protect failed")
+	b = newSharedBind(netip.Addr{}, func(int) error { return refused }, nil, newDemux(), slog.New(slog.DiscardHandler))
+	defer b.closeForGood()
+	if _, _, err := b.Open(0); !errors.Is(err, refused) {
+		t.Fatalf("Open with a failing hook: %v", err)
+	}
+	if b.localPort() != 0 {
+		t.Fatal("failed Open left a port")
+	}
+}

@@ -52,9 +52,12 @@ func New(cfg Config) (*Device, error) {
 	}()
 
 	// Remember the namespace so that a Rebind from any thread reopens the
-	// socket here.
+	// socket here. A sandbox (Android) may not let us open it; sockets are
+	// then opened in the namespace of the calling thread, which there is
+	// the only one.
 	if d.netns, err = os.Open("/proc/thread-self/ns/net"); err != nil {
-		return nil, fmt.Errorf("tunnel: opening network namespace: %w", err)
+		d.log.Debug("network namespace not pinned", "err", err)
+		d.netns = nil
 	}
 
 	if cfg.TUNFD > 0 {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go"
+	"golang.org/x/sys/unix"
 )
 
 // pair is two Devices in two namespaces joined by two veth links:
@@ -432,6 +433,78 @@ func TestDeviceCloseStopsGoroutines(t *testing.T) {
 			buf := make([]byte, 1<<20)
 			n := runtime.Stack(buf, true)
 			t.Fatalf("goroutines: %d before, %d after Close\n%s", before, runtime.NumGoroutine(), bytes.TrimSpace(buf[:n]))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestDeviceFromTUNFD adopts a TUN descriptor opened elsewhere, the way a
+// mobile OS hands one in.
+func TestDeviceFromTUNFD(t *testing.T) {
+	requireLab(t)
+	ns := labPrefix(t)
+	newNetns(t, ns)
+	k, _ := GeneratePrivateKey()
+	var d *Device
+	var err error
+	inNetns(t, ns, func() {
+		fd, ferr := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+		if ferr != nil {
+			panic(ferr)
+		}
+		ifr, ferr := unix.NewIfreq(ns + "m")
+		if ferr != nil {
+			panic(ferr)
+		}
+		ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
+		if ferr := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); ferr != nil {
+			panic(ferr)
+		}
+		d, err = New(Config{TUNFD: fd, PrivateKey: k})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.InterfaceName() != ns+"m" || d.LocalPort() == 0 {
+		t.Fatalf("name %q port %d", d.InterfaceName(), d.LocalPort())
+	}
+	peer, _ := GeneratePrivateKey()
+	if err := d.SetPeer(Peer{PublicKey: peer.PublicKey(), AllowedIPs: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runErr("ip", "-n", ns, "link", "show", ns+"m"); err == nil {
+		t.Fatalf("interface outlived Close:\n%s", out)
+	}
+}
+
+// TestNewFailureLeavesNothing makes New fail after the TUN exists (the
+// listen address is not on this host) and checks nothing is left.
+func TestNewFailureLeavesNothing(t *testing.T) {
+	requireLab(t)
+	ns := labPrefix(t)
+	newNetns(t, ns)
+	k, _ := GeneratePrivateKey()
+	before := runtime.NumGoroutine()
+	var err error
+	inNetns(t, ns, func() {
+		_, err = New(Config{InterfaceName: ns, PrivateKey: k, ListenAddr: netip.MustParseAddrPort("198.18.77.77:0")})
+	})
+	if err == nil {
+		t.Fatal("New listening on an absent address succeeded")
+	}
+	if out, lerr := runErr("ip", "-n", ns, "link", "show", ns); lerr == nil {
+		t.Fatalf("interface left behind after %v:\n%s", err, out)
+	}
+	if _, serr := os.Stat("/var/run/wireguard/" + ns + ".sock"); !errors.Is(serr, os.ErrNotExist) {
+		t.Fatalf("UAPI socket left behind: %v", serr)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("goroutines: %d before, %d after failed New", before, runtime.NumGoroutine())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
