@@ -1,0 +1,309 @@
+package handoverbench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/homeip/homeip/internal/netlab"
+)
+
+// Config configures a benchmark run. The zero value (plus Bin) runs the
+// full benchmark.
+type Config struct {
+	// Moves is the number of moves per kind and path; default 50.
+	Moves int
+	// Kinds to measure; default AllKinds.
+	Kinds []Kind
+	// Paths to compare; default AllPaths.
+	Paths []string
+	// Window is how long after a move the stream may take to resume
+	// before it counts as broken; default 3 s.
+	Window time.Duration
+	// Interval between the stream's records; default 2 ms, which bounds
+	// the resolution of a gap.
+	Interval time.Duration
+	// Hold is how long records must flow without a pause before the
+	// stream counts as resumed (and, before the move, as steady);
+	// default 200 ms.
+	Hold time.Duration
+	// Settle is a pause after the lab is put in a move's start state (and
+	// for homeip after the node reports that state); default 300 ms.
+	Settle time.Duration
+	// Sequential runs the paths one after another instead of at once.
+	Sequential bool
+	// Bin locates ha, mnode and wireguard-go.
+	Bin Binaries
+	// Dir is a scratch directory; default a new temporary one, removed
+	// at the end.
+	Dir string
+	// Logger receives lab and deployment messages; nil discards them.
+	Logger *slog.Logger
+	// Progress receives one line per measured move; nil for none.
+	Progress io.Writer
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Moves == 0 {
+		c.Moves = 50
+	}
+	if c.Moves < 0 {
+		return c, fmt.Errorf("handoverbench: negative move count %d", c.Moves)
+	}
+	if len(c.Kinds) == 0 {
+		c.Kinds = AllKinds
+	}
+	for _, k := range c.Kinds {
+		if k < WifiToCell || k > WifiSilent {
+			return c, fmt.Errorf("handoverbench: unknown move kind %d", int(k))
+		}
+	}
+	if len(c.Paths) == 0 {
+		c.Paths = AllPaths
+	}
+	for _, p := range c.Paths {
+		if p != PathHomeIP && p != PathWireGuard && p != PathNone {
+			return c, fmt.Errorf("handoverbench: unknown path %q (want %v)", p, AllPaths)
+		}
+	}
+	if c.Window == 0 {
+		c.Window = 3 * time.Second
+	}
+	if c.Interval == 0 {
+		c.Interval = 2 * time.Millisecond
+	}
+	if c.Hold == 0 {
+		c.Hold = 200 * time.Millisecond
+	}
+	if c.Settle == 0 {
+		c.Settle = 300 * time.Millisecond
+	}
+	if c.Window < 0 || c.Interval < 0 || c.Hold < 0 || c.Settle < 0 {
+		return c, errors.New("handoverbench: negative duration in config")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Progress == nil {
+		c.Progress = io.Discard
+	}
+	return c, nil
+}
+
+// MoveResult is one measured move.
+type MoveResult struct {
+	Path string
+	Kind Kind
+	// N counts the moves of this kind and path, from 1.
+	N int
+	// GapMS is the move's delivery gap in milliseconds; +Inf if the
+	// stream did not resume within the window.
+	GapMS float64
+	// Broken: the stream did not come through intact (see the package
+	// doc). Unmeasured: it could not even be set up before the move (the
+	// path was dead already); it counts as broken too.
+	Broken, Unmeasured bool
+	// Reason says why the stream broke.
+	Reason string
+}
+
+// PathResult is every move of one path.
+type PathResult struct {
+	Path  string
+	Moves []MoveResult
+	// Err is why the path stopped early (its deployment failed, or the
+	// lab did), nil if it ran all its moves.
+	Err  error
+	Took time.Duration
+}
+
+// Result is a whole benchmark run.
+type Result struct {
+	Config Config
+	Paths  []PathResult
+	Took   time.Duration
+}
+
+// Run measures cfg.Moves moves of each kind on each path, each path in a
+// lab of its own. It returns an error only for a bad config or when ctx
+// ends; a path that fails has its error in its PathResult.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Dir == "" {
+		d, err := os.MkdirTemp("", "hipbench")
+		if err != nil {
+			return nil, fmt.Errorf("handoverbench: %w", err)
+		}
+		defer os.RemoveAll(d)
+		cfg.Dir = d
+	}
+	start := time.Now()
+	res := &Result{Config: cfg, Paths: make([]PathResult, len(cfg.Paths))}
+	var wg sync.WaitGroup
+	for i, name := range cfg.Paths {
+		run := func() { res.Paths[i] = runPath(ctx, cfg, name) }
+		if cfg.Sequential {
+			run()
+		} else {
+			wg.Go(run)
+		}
+	}
+	wg.Wait()
+	res.Took = time.Since(start)
+	return res, ctx.Err()
+}
+
+// schedule returns the moves to make, in order: kinds 1 and 2 alternate
+// (each one's end state is the other's start state), then the others.
+func schedule(kinds []Kind, n int) []Kind {
+	has := map[Kind]bool{}
+	for _, k := range kinds {
+		has[k] = true
+	}
+	var out []Kind
+	if has[WifiToCell] && has[CellToWifi] {
+		for range n {
+			out = append(out, WifiToCell, CellToWifi)
+		}
+		delete(has, WifiToCell)
+		delete(has, CellToWifi)
+	}
+	for _, k := range AllKinds {
+		if has[k] {
+			for range n {
+				out = append(out, k)
+			}
+		}
+	}
+	return out
+}
+
+func runPath(ctx context.Context, cfg Config, name string) (pr PathResult) {
+	pr.Path = name
+	start := time.Now()
+	defer func() { pr.Took = time.Since(start) }()
+	log := cfg.Logger.With("component", "handoverbench", "path", name)
+	lab, err := netlab.New(ctx, netlab.Options{Logger: cfg.Logger})
+	if err != nil {
+		pr.Err = err
+		return pr
+	}
+	defer lab.Close()
+	dir := filepath.Join(cfg.Dir, name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		pr.Err = fmt.Errorf("handoverbench: %w", err)
+		return pr
+	}
+	p, err := deploy(ctx, name, lab, cfg, dir)
+	if err != nil {
+		pr.Err = err
+		return pr
+	}
+	defer p.Close()
+	fmt.Fprintf(cfg.Progress, "%-9s up in lab %s\n", name, lab.Prefix)
+	count := map[Kind]int{}
+	for _, k := range schedule(cfg.Kinds, cfg.Moves) {
+		if ctx.Err() != nil {
+			pr.Err = ctx.Err()
+			return pr
+		}
+		count[k]++
+		m, err := measure(ctx, cfg, lab, p, k)
+		if err != nil {
+			pr.Err = err
+			return pr
+		}
+		m.Path, m.N = name, count[k]
+		pr.Moves = append(pr.Moves, m)
+		line := fmt.Sprintf("%-9s kind %-20s %3d/%d  gap %8s ms", name, k, m.N, cfg.Moves, formatMS(m.GapMS, ms(cfg.Window)))
+		if m.Broken {
+			line += "  BROKEN: " + m.Reason
+		}
+		fmt.Fprintln(cfg.Progress, line)
+		log.Debug("move", "kind", int(k), "n", m.N, "gap_ms", m.GapMS, "broken", m.Broken, "reason", m.Reason)
+	}
+	return pr
+}
+
+// measure runs one move of kind k on a stream of its own. Its error is
+// for a failure of the lab itself, which ends the path's run.
+func measure(ctx context.Context, cfg Config, lab *netlab.Lab, p path, k Kind) (MoveResult, error) {
+	m := MoveResult{Kind: k, GapMS: math.Inf(1)}
+	broken := func(unmeasured bool, why string) (MoveResult, error) {
+		m.Broken, m.Unmeasured, m.Reason = true, unmeasured, why
+		return m, k.Restore(ctx, lab)
+	}
+	if err := k.Prepare(ctx, lab); err != nil {
+		return m, err
+	}
+	if err := p.settle(ctx, k); err != nil {
+		if ctx.Err() != nil {
+			return m, ctx.Err()
+		}
+		return broken(true, "not settled before the move: "+err.Error())
+	}
+	s, err := StartStream(ctx, lab, StreamSpec{
+		Network: "tcp4", Source: p.source(), Interval: cfg.Interval,
+		IdleTimeout: cfg.Window + 10*time.Second, DialTimeout: cfg.Window,
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return m, ctx.Err()
+		}
+		return broken(true, "no connection before the move: "+err.Error())
+	}
+	wctx, cancel := context.WithTimeout(ctx, cfg.Window)
+	err = s.WaitFlowing(wctx, time.Now(), cfg.Hold)
+	cancel()
+	if err != nil {
+		s.Abort()
+		if ctx.Err() != nil {
+			return m, ctx.Err()
+		}
+		return broken(true, "stream not steady before the move: "+err.Error())
+	}
+	moved := time.Now()
+	if err := k.Move(ctx, lab); err != nil {
+		s.Abort()
+		return m, err
+	}
+	wctx, cancel = context.WithDeadline(ctx, moved.Add(cfg.Window))
+	resumeErr := s.WaitFlowing(wctx, moved, cfg.Hold)
+	cancel()
+	var r StreamResult
+	if resumeErr != nil {
+		r = s.Abort()
+	} else {
+		r = s.Stop(cfg.Window)
+	}
+	if ctx.Err() != nil {
+		return m, ctx.Err()
+	}
+	if resumeErr != nil {
+		return broken(false, fmt.Sprintf("no data for %v after the move", cfg.Window))
+	}
+	// The last record before the move may have arrived up to an interval
+	// (plus scheduling noise) before it began.
+	from := moved.Add(-2*cfg.Interval - 20*time.Millisecond)
+	gap, _, ok := r.GapAfter(from, moved.Add(cfg.Window))
+	if !ok {
+		gap = ms(s.spec.GapThreshold) // no pause above the threshold: an upper bound
+	}
+	m.GapMS = gap
+	if err := r.Err(); err != nil {
+		m.Broken, m.Reason = true, err.Error()
+	}
+	return m, k.Restore(ctx, lab)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
