@@ -18,7 +18,11 @@ import (
 const RequireEnv = "HOMEIP_REQUIRE_LAB"
 
 // Require skips the test (or fails it when HOMEIP_REQUIRE_LAB=1) unless
-// this machine can build namespaces with NAT (netlab.Check).
+// this machine can build namespaces with NAT (netlab.Check). Tests that
+// then build their own namespaces should name them netlab.NewPrefix() +
+// "-role" and call netlab.RegisterOwner with that prefix, so that a
+// concurrent `homeip-lab clean` leaves them alone while they run and
+// removes them if the test is killed.
 func Require(t testing.TB) {
 	t.Helper()
 	if err := netlab.Check(); err != nil {
