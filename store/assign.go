@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -40,35 +41,88 @@ const maxConflicts = 64
 
 // AssignVIPs gives a device its sticky VIPs durably: for every family the
 // pool serves, the device's existing lease if it has one, else the pool's
-// proposal committed with CommitLease. A conflict (another writer took the
-// address) is fed back to the pool with Hold and the next proposal is
-// tried. The pool learns every committed lease. It returns the device's
-// leases, IPv4 first.
+// proposal. The new leases of all families are committed in one
+// transaction (CommitLease), so a device gets all its VIPs or none. A
+// conflict (another writer took an address meanwhile) is fed back to the
+// pool with Hold or Reserve and the next proposal is tried. The pool
+// learns every committed lease. It returns the device's leases, IPv4
+// first.
 //
 // The home agent calls this on registration; it is safe to call
 // concurrently for different devices and idempotent for one.
 func AssignVIPs(ctx context.Context, s Store, p Pool, deviceID string, now time.Time) ([]Lease, error) {
+	return assign(ctx, s, p, deviceID, now, 0)
+}
+
+func assign(ctx context.Context, s Store, p Pool, deviceID string, now time.Time, restarts int) ([]Lease, error) {
 	have, err := s.Leases(ctx, deviceID)
 	if err != nil {
 		return nil, fmt.Errorf("store: assigning VIPs to %q: %w", deviceID, err)
 	}
-	var out []Lease
+	var out, want []Lease
 	for _, fam := range p.Families() {
-		l, ok := leaseOfFamily(have, fam)
-		if ok {
+		if l, ok := leaseOfFamily(have, fam); ok {
 			if err := p.Hold(deviceID, l.Addr); err != nil {
 				return nil, fmt.Errorf("store: assigning VIPs to %q: pool refuses its lease %v: %w", deviceID, l.Addr, err)
 			}
 			out = append(out, l)
 			continue
 		}
-		l, err := commitProposal(ctx, s, p, deviceID, fam, now)
+		addr, err := p.Propose(deviceID, fam)
 		if err != nil {
 			return nil, fmt.Errorf("store: assigning IPv%d VIP to %q: %w", fam, deviceID, err)
 		}
-		out = append(out, l)
+		want = append(want, Lease{DeviceID: deviceID, Addr: addr, Created: now})
 	}
-	return out, nil
+	if len(want) == 0 {
+		return out, nil
+	}
+	for range maxConflicts {
+		err := s.CommitLease(ctx, want...)
+		var ce *ConflictError
+		switch {
+		case err == nil:
+			for _, l := range want {
+				if err := p.Hold(deviceID, l.Addr); err != nil {
+					return nil, fmt.Errorf("store: assigning VIPs to %q: pool refuses committed lease %v: %w", deviceID, l.Addr, err)
+				}
+			}
+			out = append(out, want...)
+			sortLeases(out)
+			return out, nil
+		case errors.As(err, &ce):
+			if ce.Reserved {
+				// Reserved for someone else: a reservation this pool
+				// missed. Teach it and go on.
+				_ = p.Reserve(ce.Holder, ce.Addr)
+			} else if err := p.Hold(ce.Holder, ce.Addr); err != nil {
+				return nil, fmt.Errorf("store: assigning VIPs to %q: pool refuses conflicting lease %v of %q: %w", deviceID, ce.Addr, ce.Holder, err)
+			}
+			for i, l := range want {
+				if l.Addr != ce.Addr {
+					continue
+				}
+				addr, err := p.Propose(deviceID, Family(l.Addr))
+				if err != nil {
+					return nil, fmt.Errorf("store: assigning IPv%d VIP to %q: %w", Family(l.Addr), deviceID, err)
+				}
+				if addr == ce.Addr {
+					return nil, fmt.Errorf("store: assigning VIPs to %q: pool proposes %v again after the conflict: %w", deviceID, addr, ErrAddrInUse)
+				}
+				want[i].Addr = addr
+			}
+		case errors.Is(err, ErrHasLease):
+			// Another writer gave this device leases meanwhile: start
+			// over with what the store holds now.
+			if restarts >= 3 {
+				return nil, fmt.Errorf("store: assigning VIPs to %q: %w", deviceID, err)
+			}
+			return assign(ctx, s, p, deviceID, now, restarts+1)
+		default:
+			return nil, fmt.Errorf("store: assigning VIPs to %q: %w", deviceID, err)
+		}
+	}
+	return nil, fmt.Errorf("store: assigning VIPs to %q: %w: still conflicting after %d proposals", deviceID, ErrAddrInUse, maxConflicts)
 }
 
 func leaseOfFamily(ls []Lease, fam int) (Lease, bool) {
@@ -80,47 +134,9 @@ func leaseOfFamily(ls []Lease, fam int) (Lease, bool) {
 	return Lease{}, false
 }
 
-func commitProposal(ctx context.Context, s Store, p Pool, deviceID string, fam int, now time.Time) (Lease, error) {
-	for range maxConflicts {
-		addr, err := p.Propose(deviceID, fam)
-		if err != nil {
-			return Lease{}, err
-		}
-		l := Lease{DeviceID: deviceID, Addr: addr, Created: now}
-		err = s.CommitLease(ctx, l)
-		var ce *ConflictError
-		switch {
-		case err == nil:
-			if err := p.Hold(deviceID, addr); err != nil {
-				return Lease{}, fmt.Errorf("pool refuses committed lease %v: %w", addr, err)
-			}
-			return l, nil
-		case errors.As(err, &ce):
-			if ce.Reserved {
-				// Reserved for someone else: a reservation this pool
-				// missed. Teach it and go on.
-				_ = p.Reserve(ce.Holder, ce.Addr)
-			} else if err := p.Hold(ce.Holder, ce.Addr); err != nil {
-				return Lease{}, fmt.Errorf("pool refuses conflicting lease %v of %q: %w", ce.Addr, ce.Holder, err)
-			}
-		case errors.Is(err, ErrHasLease):
-			// Another writer gave this device a lease meanwhile: use it.
-			have, lerr := s.Leases(ctx, deviceID)
-			if lerr != nil {
-				return Lease{}, lerr
-			}
-			if l, ok := leaseOfFamily(have, fam); ok {
-				if err := p.Hold(deviceID, l.Addr); err != nil {
-					return Lease{}, fmt.Errorf("pool refuses lease %v: %w", l.Addr, err)
-				}
-				return l, nil
-			}
-			return Lease{}, err
-		default:
-			return Lease{}, err
-		}
-	}
-	return Lease{}, fmt.Errorf("%w: still conflicting after %d proposals", ErrAddrInUse, maxConflicts)
+// sortLeases orders a device's leases IPv4 first.
+func sortLeases(ls []Lease) {
+	slices.SortFunc(ls, func(a, b Lease) int { return Family(a.Addr) - Family(b.Addr) })
 }
 
 // ReserveVIP pins a device to addr: the pool checks the address (inside a

@@ -44,13 +44,14 @@ type Store interface {
 	// token is redeemed at most once even under concurrent calls.
 	RedeemToken(ctx context.Context, hash [32]byte, now time.Time, e Enrolment) (Device, error)
 
-	// CommitLease records a lease. It fails with a *ConflictError
-	// (ErrAddrInUse) when the address is leased to or reserved for
-	// another device, with ErrHasLease when the device holds another
-	// address of that family, with ErrRevoked or ErrNotFound for the
-	// device. Committing a lease the device already holds succeeds and
-	// changes nothing. A quarantine record of the address is removed.
-	CommitLease(ctx context.Context, l Lease) error
+	// CommitLease records one or more leases in one transaction: all of
+	// them or none. It fails with a *ConflictError (ErrAddrInUse) when an
+	// address is leased to or reserved for another device, with
+	// ErrHasLease when a device would hold two addresses of a family, with
+	// ErrRevoked or ErrNotFound for the device. Committing a lease the
+	// device already holds succeeds and changes nothing. Quarantine
+	// records of the addresses are removed.
+	CommitLease(ctx context.Context, ls ...Lease) error
 	// ReleaseLease removes a device's lease and records the address as
 	// quarantined at the given time.
 	ReleaseLease(ctx context.Context, deviceID string, addr netip.Addr, at time.Time) (Quarantined, error)

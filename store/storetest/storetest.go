@@ -366,6 +366,20 @@ func testLeaseConflicts(t *testing.T, s store.Store) {
 	if len(ls) != 0 {
 		t.Fatalf("refused commit left a lease: %v", ls)
 	}
+	// Several leases commit all or nothing.
+	err = s.CommitLease(ctx, lease("b", a6), lease("b", a4))
+	if !errors.As(err, &ce) || ce.Addr != a4 {
+		t.Fatalf("multi-lease commit with a conflict: %v", err)
+	}
+	if ls, _ := s.Leases(ctx, "b"); len(ls) != 0 {
+		t.Fatalf("refused multi-lease commit left %v", ls)
+	}
+	wantIs(t, "two IPv4 at once", s.CommitLease(ctx, lease("b", b4), lease("b", c4)), store.ErrHasLease)
+	ok(t, "multi-lease commit", s.CommitLease(ctx, lease("b", a6), lease("b", b4)))
+	if ls, _ := s.Leases(ctx, "b"); len(ls) != 2 {
+		t.Fatalf("multi-lease commit stored %v", ls)
+	}
+	ok(t, "empty commit", s.CommitLease(ctx))
 }
 
 func testReservations(t *testing.T, s store.Store) {
