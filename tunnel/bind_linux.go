@@ -469,16 +469,15 @@ func (b *sharedBind) makeReceive(br batchReader, rxOffload bool) conn.ReceiveFun
 					sizes[i] = 0
 					continue
 				}
-				ap := ua.AddrPort()
-				ep = &endpoint{dst: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())}
-				ep.src, ep.ifidx = parsePktinfo(om.OOB[:om.NN])
+				src, ifidx := parsePktinfo(om.OOB[:om.NN])
+				ep = newEndpoint(ua.AddrPort(), src, ifidx)
 				eps[o] = ep
 			}
 			out[i] = ep
 		}
 		b.m.sort(bufs, sizes, n, func(i int) (netip.AddrPort, netip.Addr) {
 			ep := out[i].(*endpoint)
-			return ep.dst, ep.src
+			return ep.dst, ep.source().addr
 		})
 		return n, nil
 	}

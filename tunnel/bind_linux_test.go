@@ -100,8 +100,8 @@ func TestBindDemuxAndSourceOnLoopback(t *testing.T) {
 	if !bytes.Equal(got[0], wgPacket(200, 1)) {
 		t.Fatalf("WireGuard datagram altered")
 	}
-	if eps[0].src != to.Addr() {
-		t.Fatalf("endpoint source = %v, want %v (the address the client sent to)", eps[0].src, to.Addr())
+	if eps[0].SrcIP() != to.Addr() {
+		t.Fatalf("endpoint source = %v, want %v (the address the client sent to)", eps[0].SrcIP(), to.Addr())
 	}
 	if eps[0].dst.Addr() != netip.MustParseAddr("127.0.0.1") {
 		t.Fatalf("endpoint dst = %v", eps[0].dst)
@@ -157,7 +157,7 @@ func TestBindGROKeepsSource(t *testing.T) {
 	client.mu.Unlock()
 	t.Logf("server UDP GRO: %v, client UDP GSO: %v", rx, tx)
 
-	to := &endpoint{dst: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.2"), server.localPort())}
+	to := newEndpoint(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.2"), server.localPort()), netip.Addr{}, 0)
 	const count = 20
 	bufs := make([][]byte, count)
 	for i := range bufs {
@@ -176,8 +176,8 @@ func TestBindGROKeepsSource(t *testing.T) {
 		if len(got[i]) != 1200 || got[i][4] != byte(i) {
 			t.Fatalf("datagram %d: len %d seq %d", i, len(got[i]), got[i][4])
 		}
-		if eps[i].src != to.dst.Addr() {
-			t.Fatalf("datagram %d: source %v lost, want %v", i, eps[i].src, to.dst.Addr())
+		if eps[i].SrcIP() != to.dst.Addr() {
+			t.Fatalf("datagram %d: source %v lost, want %v", i, eps[i].SrcIP(), to.dst.Addr())
 		}
 	}
 }
@@ -267,5 +267,31 @@ func TestBindSocketHook(t *testing.T) {
 	}
 	if b.localPort() != 0 {
 		t.Fatal("failed Open left a port")
+	}
+}
+
+// TestBindForgetsVanishedSource sends on an endpoint whose sticky source
+// is not (or no longer) an address of this host: the datagrams still go
+// out, by route, and the endpoint forgets the source.
+func TestBindForgetsVanishedSource(t *testing.T) {
+	b, _, _ := openTestBind(t, netip.IPv4Unspecified())
+	client, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	ep := newEndpoint(client.LocalAddr().(*net.UDPAddr).AddrPort(), netip.MustParseAddr("198.18.99.99"), 0)
+	if err := b.Send([][]byte{wgPacket(64, 1), wgPacket(64, 2)}, ep); err != nil {
+		t.Fatalf("Send with a vanished source: %v", err)
+	}
+	if ep.SrcIP().IsValid() {
+		t.Fatalf("source %v kept", ep.SrcIP())
+	}
+	client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 100)
+	for i := 0; i < 2; i++ {
+		if _, _, err := client.ReadFromUDPAddrPort(buf); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

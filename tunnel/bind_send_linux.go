@@ -38,7 +38,8 @@ func (b *sharedBind) Send(bufs [][]byte, cep conn.Endpoint) error {
 	defer b.putMessages(msgs)
 	ua := net.UDPAddrFromAddrPort(ep.dst)
 
-	err := b.sendOnce(c, bw, offload, ua, ep, bufs, *msgs)
+	src := ep.source()
+	err := b.sendOnce(c, bw, offload, ua, ep, src, bufs, *msgs)
 	if err != nil && offload && errShouldDisableGSO(err) {
 		b.mu.Lock()
 		if is6 {
@@ -49,27 +50,29 @@ func (b *sharedBind) Send(bufs [][]byte, cep conn.Endpoint) error {
 		b.mu.Unlock()
 		b.log.Warn("disabled UDP GSO: the NIC may not support checksum offload", "err", err)
 		offload = false
-		err = b.sendOnce(c, bw, offload, ua, ep, bufs, *msgs)
+		err = b.sendOnce(c, bw, offload, ua, ep, src, bufs, *msgs)
 	}
-	if err != nil && ep.src.IsValid() && isSourceGone(err) {
+	if err != nil && src.addr.IsValid() && isSourceGone(err) {
+		// The address is gone from this host: forget it (the kernel
+		// picks the source by route from now on) and resend.
 		ep.ClearSrc()
-		err = b.sendOnce(c, bw, offload, ua, ep, bufs, *msgs)
+		err = b.sendOnce(c, bw, offload, ua, ep, source{}, bufs, *msgs)
 	}
 	return err
 }
 
 // sendOnce builds the messages for bufs and writes them.
-func (b *sharedBind) sendOnce(c *net.UDPConn, bw batchWriter, offload bool, ua *net.UDPAddr, ep *endpoint, bufs [][]byte, msgs []ipv6.Message) error {
+func (b *sharedBind) sendOnce(c *net.UDPConn, bw batchWriter, offload bool, ua *net.UDPAddr, ep *endpoint, src source, bufs [][]byte, msgs []ipv6.Message) error {
 	var n int
 	if offload {
-		n = coalesce(ua, ep, bufs, msgs)
+		n = coalesce(ua, ep.dst.Addr().Is6(), src, bufs, msgs)
 	} else {
 		for i := range bufs {
 			msgs[i].Addr = ua
 			msgs[i].Buffers[0] = bufs[i]
 			msgs[i].OOB = msgs[i].OOB[:0]
-			if ep.src.IsValid() {
-				msgs[i].OOB = srcControl(msgs[i].OOB, ep.src, ep.ifidx)
+			if src.addr.IsValid() {
+				msgs[i].OOB = srcControl(msgs[i].OOB, src.addr, src.ifidx)
 			}
 		}
 		n = len(bufs)
@@ -88,7 +91,7 @@ func (b *sharedBind) sendOnce(c *net.UDPConn, bw batchWriter, offload bool, ua *
 // coalesce packs bufs into as few GSO messages as the kernel allows, as
 // StdNetBind's coalesceMessages does: a run of equal-sized datagrams, the
 // last one possibly shorter, at most 64 segments and 64 KB per message.
-func coalesce(addr *net.UDPAddr, ep *endpoint, bufs [][]byte, msgs []ipv6.Message) int {
+func coalesce(addr *net.UDPAddr, is6 bool, src source, bufs [][]byte, msgs []ipv6.Message) int {
 	var (
 		base     = -1
 		gsoSize  int
@@ -96,7 +99,7 @@ func coalesce(addr *net.UDPAddr, ep *endpoint, bufs [][]byte, msgs []ipv6.Messag
 		endBatch bool
 	)
 	maxPayloadLen := maxIPv4PayloadLen
-	if ep.dst.Addr().Is6() {
+	if is6 {
 		maxPayloadLen = maxIPv6PayloadLen
 	}
 	for i, buf := range bufs {
@@ -127,8 +130,8 @@ func coalesce(addr *net.UDPAddr, ep *endpoint, bufs [][]byte, msgs []ipv6.Messag
 		base++
 		gsoSize = len(buf)
 		msgs[base].OOB = msgs[base].OOB[:0]
-		if ep.src.IsValid() {
-			msgs[base].OOB = srcControl(msgs[base].OOB, ep.src, ep.ifidx)
+		if src.addr.IsValid() {
+			msgs[base].OOB = srcControl(msgs[base].OOB, src.addr, src.ifidx)
 		}
 		msgs[base].Buffers[0] = buf
 		msgs[base].Addr = addr
