@@ -23,6 +23,10 @@ import (
 type Config struct {
 	// Listen is the UDP address (default 127.0.0.1:0).
 	Listen netip.AddrPort
+	// Conn, when set, is used instead of listening on Listen (e.g. a
+	// socket opened inside a test's network namespace). Restart then
+	// fails: the fake cannot reopen it.
+	Conn net.PacketConn
 	// Lifetime granted to registrations and bindings (default 60 s).
 	Lifetime time.Duration
 	// Keepalive suggested to devices (default 25 s).
@@ -118,17 +122,31 @@ func New(cfg Config) (*HomeAgent, error) {
 	}
 	h := &HomeAgent{cfg: cfg, log: log.With("component", "fakeha"), cert: cert, fp: binding.FingerprintOf(cert.Certificate[0]), devices: map[string]*device{}}
 	rand.Read(h.wgPub[:])
-	if err := h.listen(cfg.Listen); err != nil {
+	pc := cfg.Conn
+	if pc == nil {
+		var err error
+		if pc, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(cfg.Listen)); err != nil {
+			return nil, fmt.Errorf("clienttest: listening: %w", err)
+		}
+	}
+	if err := h.serve(pc); err != nil {
 		return nil, err
 	}
 	return h, nil
 }
 
 func (h *HomeAgent) listen(addr netip.AddrPort) error {
+	if h.cfg.Conn != nil {
+		return fmt.Errorf("clienttest: cannot restart on a socket handed in")
+	}
 	pc, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(addr))
 	if err != nil {
 		return fmt.Errorf("clienttest: listening: %w", err)
 	}
+	return h.serve(pc)
+}
+
+func (h *HomeAgent) serve(pc net.PacketConn) error {
 	udp := &dropConn{PacketConn: pc, drop: &h.drop}
 	tr := &quic.Transport{Conn: udp}
 	ln, err := tr.Listen(binding.ServerTLSConfig(h.cert), &quic.Config{MaxIdleTimeout: 30 * time.Second})
@@ -138,6 +156,7 @@ func (h *HomeAgent) listen(addr netip.AddrPort) error {
 	}
 	h.mu.Lock()
 	h.addr = pc.LocalAddr().(*net.UDPAddr).AddrPort()
+	h.addr = netip.AddrPortFrom(h.addr.Addr().Unmap(), h.addr.Port())
 	h.udp, h.tr, h.ln = udp, tr, ln
 	h.wg.Add(1)
 	h.mu.Unlock()
