@@ -50,9 +50,28 @@
 // # Lazy peers
 //
 // Peers are configured through wireguard-go's in-process IPC (no socket
-// round trip), so adding, re-pointing and removing one costs microseconds
-// (see BenchmarkPeerChurn); a home agent materialises only the devices
-// that are active.
+// round trip). Re-pointing and removing cost microseconds; adding costs a
+// few hundred, almost all of it wireguard-go precomputing the static
+// Diffie-Hellman for the new peer. A configured peer costs about 30 KB of
+// heap and two goroutines, so a home agent materialises only the devices
+// that are active. Measured on the 2-core development VM (loaded by other
+// builds), `go test -run '^$' -bench 'PeerChurn|TenThousand' ./tunnel/`
+// as root:
+//
+//	add one peer (1000 present)   ~270 µs
+//	re-point one peer             ~6.5 µs
+//	remove one peer               ~6-37 µs
+//	10k peers                     ~290 MiB heap, 2.0 goroutines/peer
+//
+// # Throughput
+//
+// internal/tunnelbench compares TCP throughput over a bare veth, stock
+// wireguard-go and this Device in one run (`go test -run Throughput
+// ./internal/tunnelbench/ -args -tunnelbench -tunnelbench.rounds 3`). On
+// the same VM the Device moved as much as stock wireguard-go or more
+// (homeip/stock 0.84-1.20 across runs, within the host's noise); the Bind
+// alone moves datagrams faster than StdNetBind (BenchmarkBindLoopback),
+// because one endpoint serves every segment of a GRO batch.
 //
 // # Namespaces
 //

@@ -3,6 +3,7 @@ package tunnelbench
 import (
 	"context"
 	"flag"
+	"log/slog"
 	"os"
 	"testing"
 	"time"
@@ -33,7 +34,8 @@ func labOK(tb testing.TB) {
 }
 
 func opts() Options {
-	return Options{Duration: *duration, Streams: *streams, Rounds: *rounds}
+	return Options{Duration: *duration, Streams: *streams, Rounds: *rounds,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))}
 }
 
 // TestThroughput runs the comparison with -tunnelbench and checks that
