@@ -255,6 +255,14 @@ func (p *Pool) quarantineLocked(id string, addr netip.Addr, until time.Time) {
 	fi := famIndex(addrFamily(addr))
 	p.setLocked(addr, entry{dev: id, st: stQuarantined, until: until.UnixNano()})
 	heap.Push(&p.qheap[fi], qItem{addr: addr, until: until.UnixNano()})
+	// The device's index points at its latest release (ties: the lower
+	// address), whatever the order in which releases are reported.
+	if cur := p.quar[id][fi]; cur.IsValid() && cur != addr {
+		if e, ok := p.addrs[cur]; ok && e.dev == id && e.st == stQuarantined &&
+			(e.until > until.UnixNano() || e.until == until.UnixNano() && cur.Less(addr)) {
+			return
+		}
+	}
 	setIndex(p.quar, id, fi, addr)
 }
 

@@ -126,7 +126,15 @@ func (m *model) release(id string, a netip.Addr) {
 	if m.resv[a] == id || m.q <= 0 {
 		return
 	}
-	m.quar[a] = qrec{dev: id, until: m.now.Add(m.q)}
+	until := m.now.Add(m.q)
+	m.quar[a] = qrec{dev: id, until: until}
+	// The device gets back its latest release; ties go to the lower
+	// address.
+	if cur := get(m.devQuar, id, f); cur.IsValid() {
+		if q, ok := m.quar[cur]; ok && q.dev == id && (q.until.After(until) || q.until.Equal(until) && cur.Less(a)) {
+			return
+		}
+	}
 	set(m.devQuar, id, f, a)
 }
 
