@@ -46,7 +46,7 @@ type Config struct {
 	// ConnectTimeout bounds one connection attempt (default 5 s).
 	ConnectTimeout time.Duration
 	// Debounce is how long the node waits for a burst of network events
-	// to settle (default 20 ms).
+	// to settle (default 5 ms).
 	Debounce time.Duration
 	// SuspectFor is how long a link whose heartbeats went unanswered is
 	// avoided before the node tries it again (default 20 s).
@@ -80,7 +80,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.ConnectTimeout = 5 * time.Second
 	}
 	if c.Debounce <= 0 {
-		c.Debounce = 20 * time.Millisecond
+		c.Debounce = 5 * time.Millisecond
 	}
 	if c.SuspectFor <= 0 {
 		c.SuspectFor = 20 * time.Second

@@ -456,3 +456,18 @@ func TestNodeDataPlaneError(t *testing.T) {
 	}
 	unlock()
 }
+
+func TestNodeStopsWhenRevokedAtRegistration(t *testing.T) {
+	e := enrollEnv(t, clienttest.Config{})
+	e.ha.Revoke("phone")
+	e.start(netState(wifiLink), nil)
+	select {
+	case err := <-e.done:
+		if !errors.Is(err, client.ErrRevoked) {
+			t.Errorf("Run returned %v, want ErrRevoked", err)
+		}
+		e.done <- err
+	case <-time.After(5 * time.Second):
+		t.Fatal("node kept retrying a revoked registration")
+	}
+}

@@ -51,6 +51,7 @@ type runner struct {
 	lastSent time.Time      // last control message sent (keepalive gap)
 	granted  time.Duration
 	rtt      time.Duration
+	fatal    error // set when the node must stop (revoked)
 
 	// timers, all owned by the loop
 	hb, refresh, reconnect, debounce, unsuspect *time.Timer
@@ -138,6 +139,10 @@ func (r *runner) loop() error {
 
 	var runErr error
 	for runErr == nil {
+		if r.fatal != nil {
+			runErr = r.fatal
+			break
+		}
 		var sessDone <-chan struct{}
 		var events <-chan binding.Message
 		if r.sess != nil {
@@ -429,6 +434,7 @@ func (r *runner) connect(reason string, at time.Time) bool {
 		if err != nil {
 			errs = append(errs, err)
 			if errors.Is(err, ErrRevoked) {
+				r.fatal = err
 				break
 			}
 		}

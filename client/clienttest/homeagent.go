@@ -56,6 +56,7 @@ type device struct {
 	id, name string
 	key      ed25519.PublicKey
 	wgKey    [32]byte
+	revoked  bool
 	vip4     netip.Addr
 	vip6     netip.Addr
 	bind     *Binding
@@ -244,6 +245,18 @@ func (h *HomeAgent) Registrations() int {
 	return h.regs
 }
 
+// Revoke marks the device called name as revoked: its registrations are
+// refused with StatusRevoked from now on.
+func (h *HomeAgent) Revoke(name string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, d := range h.devices {
+		if d.name == name {
+			d.revoked = true
+		}
+	}
+}
+
 // RegisterAttempts counts Register messages received, refused or not.
 func (h *HomeAgent) RegisterAttempts() int {
 	h.mu.Lock()
@@ -430,6 +443,9 @@ func (h *HomeAgent) register(key ed25519.PublicKey, m *binding.Register, conn *q
 	}
 	if d == nil {
 		return &binding.RegisterAck{Status: binding.StatusUnauthorized}, nil
+	}
+	if d.revoked {
+		return &binding.RegisterAck{Status: binding.StatusRevoked}, nil
 	}
 	if m.DeviceID != "" && m.DeviceID != d.id {
 		return &binding.RegisterAck{Status: binding.StatusUnauthorized}, nil
