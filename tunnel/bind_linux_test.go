@@ -182,6 +182,61 @@ func TestBindGROKeepsSource(t *testing.T) {
 	}
 }
 
+// TestStockBindLosesSourceUnderGRO documents why the shared Bind is not
+// stock StdNetBind: with UDP GRO on, stock loses the destination address
+// of what it receives. It fails only if stock misbehaves in a new way; if
+// a wireguard-go update fixes stock, it says so.
+func TestStockBindLosesSourceUnderGRO(t *testing.T) {
+	stock := conn.NewStdNetBind()
+	fns, port, err := stock.Open(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stock.Close()
+	client, _, _ := openTestBind(t, netip.MustParseAddr("127.0.0.1"))
+	to := newEndpoint(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.2"), port), netip.Addr{}, 0)
+	const count = 8
+	bufs := make([][]byte, count)
+	for i := range bufs {
+		b := make([]byte, 1200, device.MaxMessageSize)
+		copy(b, wgPacket(1200, byte(i)))
+		bufs[i] = b
+	}
+	if err := client.Send(bufs, to); err != nil {
+		t.Fatal(err)
+	}
+	in := make([][]byte, conn.IdealBatchSize)
+	for i := range in {
+		in[i] = make([]byte, device.MaxMessageSize)
+	}
+	sizes := make([]int, conn.IdealBatchSize)
+	eps := make([]conn.Endpoint, conn.IdealBatchSize)
+	got, lost := 0, 0
+	for got < count {
+		n, err := fns[0](in, sizes, eps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < n; i++ {
+			if sizes[i] == 0 {
+				continue
+			}
+			got++
+			switch src := eps[i].SrcIP(); {
+			case !src.IsValid():
+				lost++
+			case src != to.dst.Addr():
+				t.Fatalf("stock reports destination %v, want %v", src, to.dst.Addr())
+			}
+		}
+	}
+	if lost > 0 {
+		t.Logf("stock StdNetBind lost the destination address of %d of %d datagrams", lost, got)
+	} else {
+		t.Logf("stock StdNetBind kept every destination address: the fork in bind_linux.go may no longer be needed")
+	}
+}
+
 func TestBindListenOneAddress(t *testing.T) {
 	b, _, _ := openTestBind(t, netip.MustParseAddr("127.0.0.3"))
 	b.mu.Lock()

@@ -101,9 +101,10 @@ type PeerStatus struct {
 type DataPlane interface {
 	// SetPeer adds the peer or replaces the configuration of an existing
 	// peer with the same public key (its AllowedIPs are replaced exactly,
-	// its handshake state is kept). A zero Endpoint leaves the current
-	// endpoint of an existing peer in place. An invalid peer is refused
-	// with ErrInvalidPeer and nothing changes.
+	// its handshake state is kept). An allowed prefix that another peer
+	// had moves to this one, as in WireGuard. A zero Endpoint leaves the
+	// current endpoint of an existing peer in place. An invalid peer is
+	// refused with ErrInvalidPeer and nothing changes.
 	SetPeer(p Peer) error
 	// RemovePeer removes the peer at once (its keys and sessions are
 	// dropped). ErrUnknownPeer if there is no such peer.

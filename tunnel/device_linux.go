@@ -8,10 +8,14 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"time"
 
 	"golang.zx2c4.com/wireguard/device"
 	"golang.zx2c4.com/wireguard/tun"
 )
+
+// errorBurst is how many wireguard-go error lines are logged per second.
+const errorBurst = 10
 
 // Device is the WireGuard data plane on Linux (and Android): a
 // wireguard-go device on wireguard-go's own TUN (virtio-net-header
@@ -109,12 +113,33 @@ func New(cfg Config) (*Device, error) {
 }
 
 // wgLogger bridges wireguard-go's printf logger to slog: verbose lines at
-// Debug (formatted only when Debug is enabled), errors at Error.
+// Debug (formatted only when Debug is enabled), errors at Error, at most
+// errorBurst per second since some are per packet.
 func wgLogger(log *slog.Logger) *device.Logger {
 	debug := log.Enabled(context.Background(), slog.LevelDebug)
+	var (
+		mu         sync.Mutex
+		window     time.Time
+		n, dropped int
+	)
 	l := &device.Logger{
 		Verbosef: device.DiscardLogf,
 		Errorf: func(format string, args ...any) {
+			mu.Lock()
+			now := time.Now()
+			if now.Sub(window) >= time.Second {
+				if dropped > 0 {
+					log.Error("wireguard-go errors suppressed", "count", dropped)
+				}
+				window, n, dropped = now, 0, 0
+			}
+			n++
+			if n > errorBurst {
+				dropped++
+				mu.Unlock()
+				return
+			}
+			mu.Unlock()
 			log.Error(fmt.Sprintf(format, args...), "source", "wireguard-go")
 		},
 	}
