@@ -220,9 +220,8 @@ func (d *Device) SetEndpoint(pub Key, ep netip.AddrPort) error {
 // Peers implements DataPlane.
 func (d *Device) Peers() ([]PeerStatus, error) {
 	d.mu.Lock()
-	closed := d.closed
-	d.mu.Unlock()
-	if closed {
+	defer d.mu.Unlock()
+	if d.closed {
 		return nil, fmt.Errorf("tunnel: peers: %w", net.ErrClosed)
 	}
 	s, err := d.wg.IpcGet()
