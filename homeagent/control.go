@@ -256,7 +256,14 @@ func (s *Server) register(ctx context.Context, ss *session, m *binding.Register)
 	}
 	d, _ = s.idx.setVIPs(d.id, leases)
 	observed := ss.remote()
-	if err := s.setPeer(d, observed); err != nil {
+	// A device without a binding gets its peer pointed at the address this
+	// registration came from; one with a binding keeps its primary path
+	// (the binding update that follows decides about this new path).
+	ep := observed
+	if b, ok := s.cache.Lookup(d.id); ok && b.Primary.IsValid() {
+		ep = b.Primary
+	}
+	if err := s.setPeer(d, ep); err != nil {
 		return status(binding.StatusInternal, "")
 	}
 	lifetime, st := s.cfg.Lifetime, binding.StatusAccepted
