@@ -1,0 +1,110 @@
+package adminapi
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+type fakeBackend struct{ devices map[string]Device }
+
+func (f *fakeBackend) AddDevice(name string) (AddDeviceResult, error) {
+	if name == "" {
+		return AddDeviceResult{}, fmt.Errorf("%w: empty name", ErrInvalid)
+	}
+	if _, ok := f.devices[name]; ok {
+		return AddDeviceResult{}, fmt.Errorf("%w: exists", ErrConflict)
+	}
+	f.devices[name] = Device{Name: name, State: "pending"}
+	return AddDeviceResult{Device: f.devices[name], Token: "hip1-x"}, nil
+}
+func (f *fakeBackend) Devices() ([]Device, error) {
+	var out []Device
+	for _, d := range f.devices {
+		out = append(out, d)
+	}
+	return out, nil
+}
+func (f *fakeBackend) Device(name string) (Device, error) {
+	d, ok := f.devices[name]
+	if !ok {
+		return Device{}, fmt.Errorf("%w: no device %q", ErrNotFound, name)
+	}
+	return d, nil
+}
+func (f *fakeBackend) RevokeDevice(name string) (Device, error) { return f.Device(name) }
+func (f *fakeBackend) RenameDevice(name, n string) (Device, error) {
+	d, err := f.Device(name)
+	d.Name = n
+	return d, err
+}
+func (f *fakeBackend) ReserveAddr(name string, a netip.Addr) (Device, error) {
+	d, err := f.Device(name)
+	d.Reserved = []netip.Addr{a}
+	return d, err
+}
+func (f *fakeBackend) ExportDevice(name string) (Export, error) { return Export{Config: "[Interface]\n"}, nil }
+func (f *fakeBackend) Bindings() ([]Binding, error)             { return nil, nil }
+func (f *fakeBackend) Pool() ([]PoolPrefix, error) {
+	return []PoolPrefix{{Prefix: netip.MustParsePrefix("10.64.0.0/16"), Capacity: 65534}}, nil
+}
+func (f *fakeBackend) Drain() (DrainResult, error) { return DrainResult{}, errors.New("boom") }
+
+func TestRoundTrip(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "s", "ha.sock")
+	srv, err := Listen(sock, NewHandler(&fakeBackend{devices: map[string]Device{}}, nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("socket mode %v %v", fi.Mode(), err)
+	}
+	if _, err := Listen(sock, NewHandler(&fakeBackend{}, nil), nil); err == nil {
+		t.Fatal("second server on a live socket")
+	}
+	c := NewClient(sock)
+	if r, err := c.AddDevice("cam"); err != nil || r.Token != "hip1-x" {
+		t.Fatalf("%+v %v", r, err)
+	}
+	if _, err := c.AddDevice("cam"); !errors.Is(err, ErrConflict) {
+		t.Fatalf("conflict: %v", err)
+	}
+	if _, err := c.AddDevice(""); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("invalid: %v", err)
+	}
+	if _, err := c.Device("nope"); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), `"nope"`) {
+		t.Fatalf("not found: %v", err)
+	}
+	if d, err := c.ReserveAddr("cam", netip.MustParseAddr("10.64.0.9")); err != nil || d.Reserved[0] != netip.MustParseAddr("10.64.0.9") {
+		t.Fatalf("%+v %v", d, err)
+	}
+	if d, err := c.RenameDevice("cam", "a/b"); err != nil || d.Name != "a/b" {
+		t.Fatalf("%+v %v", d, err)
+	}
+	if _, err := c.Drain(); err == nil || errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("drain: %v", err)
+	}
+	if p, err := c.Pool(); err != nil || len(p) != 1 {
+		t.Fatalf("%+v %v", p, err)
+	}
+	srv.Close()
+	srv.Close()
+	if _, err := os.Stat(sock); err == nil {
+		t.Fatal("socket left after Close")
+	}
+	if _, err := c.Devices(); err == nil {
+		t.Fatal("client works after Close")
+	}
+	// A stale socket file (daemon killed) is replaced.
+	os.WriteFile(sock, nil, 0o600)
+	srv2, err := Listen(sock, NewHandler(&fakeBackend{devices: map[string]Device{}}, nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv2.Close()
+}
