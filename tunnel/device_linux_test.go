@@ -137,6 +137,19 @@ func peerOf(t *testing.T, d *Device, pub Key) PeerStatus {
 func TestDevicePairLab(t *testing.T) {
 	p := newPair(t)
 
+	t.Run("TUN keeps its offloads", func(t *testing.T) {
+		// wireguard-go's TUN batches only with virtio-net headers (TSO/GRO).
+		for _, d := range []*Device{p.a, p.b} {
+			if bs := d.tun.BatchSize(); bs <= 1 {
+				t.Errorf("%s: TUN batch size %d: offloads off", d.InterfaceName(), bs)
+			}
+		}
+		out := run(t, "ip", "netns", "exec", p.nsA, "ethtool", "-k", p.a.InterfaceName())
+		if !strings.Contains(out, "tcp-segmentation-offload: on") {
+			t.Errorf("ethtool -k %s:\n%s", p.a.InterfaceName(), out)
+		}
+	})
+
 	t.Run("traffic both ways IPv4 and IPv6", func(t *testing.T) {
 		for _, c := range []struct {
 			ns  string

@@ -69,7 +69,7 @@
 // wireguard-go and this Device in one run (`go test -run Throughput
 // ./internal/tunnelbench/ -args -tunnelbench -tunnelbench.rounds 3`). On
 // the same VM the Device moved as much as stock wireguard-go or more
-// (homeip/stock 0.84-1.20 across runs, within the host's noise); the Bind
+// (homeip/stock 0.84-1.22 across runs, within the host's noise); the Bind
 // alone moves datagrams faster than StdNetBind (BenchmarkBindLoopback),
 // because one endpoint serves every segment of a GRO batch.
 //
