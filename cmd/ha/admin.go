@@ -17,19 +17,21 @@ import (
 	"github.com/homeip/homeip/homeagent/config"
 )
 
-// admin runs an admin subcommand against the daemon's socket.
-func admin(args []string) int {
+// admin runs an admin subcommand against the daemon's socket, printing to
+// out and errOut.
+func admin(args []string, out, errOut io.Writer) int {
 	cmd := args[0]
 	rest := args[1:]
 	if cmd == "device" || cmd == "binding" || cmd == "pool" {
 		if len(rest) == 0 {
-			fmt.Fprintf(os.Stderr, "ha %s: missing subcommand\n%s", cmd, usage)
+			fmt.Fprintf(errOut, "ha %s: missing subcommand\n%s", cmd, usage)
 			return 2
 		}
 		cmd += " " + rest[0]
 		rest = rest[1:]
 	}
 	fs := flag.NewFlagSet("ha "+cmd, flag.ContinueOnError)
+	fs.SetOutput(errOut)
 	sock := fs.String("admin-socket", defaultSocket(), "admin socket of the running home agent")
 	asJSON := fs.Bool("json", false, "print JSON")
 	qr := fs.Bool("qr", isTerminal(os.Stdout), "export: also print a QR code")
@@ -41,15 +43,14 @@ func admin(args []string) int {
 		"device reserve": 2, "device export": 1, "binding list": 0, "pool show": 0, "drain": 0}
 	n, ok := want[cmd]
 	if !ok {
-		fmt.Fprintf(os.Stderr, "ha: unknown command %q\n%s", cmd, usage)
+		fmt.Fprintf(errOut, "ha: unknown command %q\n%s", cmd, usage)
 		return 2
 	}
 	if len(pos) != n {
-		fmt.Fprintf(os.Stderr, "ha %s: want %d argument(s), got %d\n", cmd, n, len(pos))
+		fmt.Fprintf(errOut, "ha %s: want %d argument(s), got %d\n", cmd, n, len(pos))
 		return 2
 	}
 	c := adminapi.NewClient(*sock)
-	out := os.Stdout
 	var v any
 	switch cmd {
 	case "device add":
@@ -98,7 +99,7 @@ func admin(args []string) int {
 				if code, qerr := qrcode.New(e.Config, qrcode.Low); qerr == nil {
 					fmt.Fprint(out, "\n"+code.ToSmallString(false))
 				} else {
-					fmt.Fprintln(os.Stderr, "ha: QR code:", qerr)
+					fmt.Fprintln(errOut, "ha: QR code:", qerr)
 				}
 			}
 			return 0
@@ -134,7 +135,7 @@ func admin(args []string) int {
 		v = r
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "ha:", err)
+		fmt.Fprintln(errOut, "ha:", err)
 		return 1
 	}
 	enc := json.NewEncoder(out)

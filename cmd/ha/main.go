@@ -47,7 +47,7 @@ func run(args []string) int {
 	case "serve":
 		return serve(args[1:])
 	case "device", "binding", "pool", "drain":
-		return admin(args)
+		return admin(args, os.Stdout, os.Stderr)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return 0

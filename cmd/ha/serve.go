@@ -22,8 +22,10 @@ import (
 // StoreFile is the bbolt file in the data directory.
 const storeFile = "store.db"
 
+func newFlagSet() *flag.FlagSet { return flag.NewFlagSet("ha serve", flag.ContinueOnError) }
+
 func serve(args []string) int {
-	fs := flag.NewFlagSet("ha serve", flag.ContinueOnError)
+	fs := newFlagSet()
 	cfgFile := fs.String("config", "", "TOML config file (see deploy/ha.example.toml)")
 	applyFlags := config.Flags(fs)
 	if err := fs.Parse(args); err != nil {
