@@ -47,8 +47,10 @@ func (f *fakeBackend) ReserveAddr(name string, a netip.Addr) (Device, error) {
 	d.Reserved = []netip.Addr{a}
 	return d, err
 }
-func (f *fakeBackend) ExportDevice(name string) (Export, error) { return Export{Config: "[Interface]\n"}, nil }
-func (f *fakeBackend) Bindings() ([]Binding, error)             { return nil, nil }
+func (f *fakeBackend) ExportDevice(name string) (Export, error) {
+	return Export{Config: "[Interface]\n"}, nil
+}
+func (f *fakeBackend) Bindings() ([]Binding, error) { return nil, nil }
 func (f *fakeBackend) Pool() ([]PoolPrefix, error) {
 	return []PoolPrefix{{Prefix: netip.MustParsePrefix("10.64.0.0/16"), Capacity: 65534}}, nil
 }
