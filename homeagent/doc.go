@@ -1,4 +1,84 @@
 // Package homeagent is the homeip server: the QUIC control listener,
 // enrolment, registration, binding updates applied to the data plane, DNS,
-// the admin API and metrics.
+// the admin API and metrics. cmd/ha chooses the concrete store
+// (store/bboltstore) and data plane (tunnel.Device) and hands them to New;
+// tests use tunnel/tunneltest and drive the real protocol over QUIC on
+// loopback.
+//
+// # Control connections
+//
+// The QUIC listener runs on the data plane's shared UDP port (ControlConn),
+// TLS 1.3 with ALPN homeip/1 and a client certificate required
+// (binding.ServerTLSConfig). The device's identity is the ed25519 key of that
+// certificate; the registry decides what it may do. One bidirectional stream
+// carries the messages of package binding:
+//
+//   - Enroll redeems a one-time token (stored hashed, expiring, redeemed at
+//     most once, atomically in the store) and binds the connection's key and
+//     the WireGuard key to the device. Unknown, used and expired tokens are
+//     all StatusBadToken; the reason is logged, not told.
+//   - Register authenticates by the TLS key (StatusUnauthorized for an
+//     unknown key or a WireGuard key that differs from the enrolled one,
+//     StatusRevoked for a revoked device), leases the sticky VIPs
+//     (store.AssignVIPs), materialises the WireGuard peer with AllowedIPs
+//     exactly VIP/32 and VIP/128 and answers with the whole configuration.
+//     A device without a binding has its peer pointed at the address the
+//     registration came from; one with a binding keeps its primary path.
+//   - BindingUpdate goes to binding.Cache.Apply with the address the QUIC
+//     packets are observed from (conn.RemoteAddr(), read at every update):
+//     the care-of address is NAT-safe. The cache's events re-point the peer
+//     synchronously inside Apply, so the endpoint has moved before the ack is
+//     written.
+//   - Heartbeat is echoed with the observed address; Deregister removes the
+//     binding and retires the peer.
+//
+// quic-go only switches RemoteAddr after validating a migrated path, so a
+// mobile node opens a new connection from its new path after a move. A
+// device may therefore have several connections; the newest registered one
+// wins and the older ones are closed.
+//
+// # Peers are materialised lazily
+//
+// Only devices with a registration or a binding have a live WireGuard peer.
+// The binding cache's expiry retires the peer (the lease stays); a
+// registration that is never followed by a binding update is retired after
+// its lifetime. Devices exported as wg-quick configurations (ExportDevice)
+// have no mobile node to register, so their peer is permanent and roams the
+// plain WireGuard way; the set of such devices is kept in the data
+// directory (StaticDevicesFile).
+//
+// # Revocation, drain, shutdown
+//
+// Revocation marks the device in the store, removes its binding and peer at
+// once, sends its control connections a Deregister with StatusRevoked and
+// closes them half a second later (so the message arrives), and refuses
+// every later request. The device keeps its leases: its addresses are
+// quarantined in the strongest sense, never handed to anyone else while the
+// record exists.
+//
+// Drain sends every registered device a Switch naming the configured other
+// home agent (or, without one, a Deregister with StatusUnavailable), refuses
+// new registrations and stops the server a second later. Run returns after
+// a clean shutdown: connections closed, every peer it added removed, DNS,
+// metrics and the admin socket closed. The caller then closes the data
+// plane (removing the interface) and the store.
+//
+// # Operator surface
+//
+// The admin API (package adminapi) is served on a Unix socket of mode 0600;
+// Server implements adminapi.Backend. DNS (package dns) answers for
+// <device>.<zone> and the VIPs' PTR names only to queries whose source is a
+// VIP. Metrics (package metrics) count registrations, binding updates and
+// enrolments by status, and export active bindings, live peers, pool
+// utilisation per prefix and a handover-latency histogram: from the arrival
+// of the first packet on the new path (the new control connection's accept,
+// or the update itself on an existing connection) to the ack that follows
+// the re-pointed endpoint.
+//
+// # Concurrency
+//
+// Server is safe for concurrent use. Every goroutine it starts (accept loop,
+// one per control connection, the binding cache sweeper, the pending
+// registration sweeper, the metrics server) is owned by Run and has ended
+// when Run returns.
 package homeagent
