@@ -55,6 +55,11 @@ type Config struct {
 	Software string
 	// Logger; nil discards.
 	Logger *slog.Logger
+	// OnStatus, when set, is called with a snapshot after every change of
+	// the node's status, from the goroutine that runs the node: it must
+	// return quickly and must not call Down and wait for Run. mobile/
+	// uses it to tell the app about state changes without polling.
+	OnStatus func(Status)
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -142,8 +147,12 @@ func (n *Node) Down() {
 // updateStatus changes the status under the lock.
 func (n *Node) updateStatus(f func(*Status)) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	f(&n.status)
+	st := n.status
+	n.mu.Unlock()
+	if n.cfg.OnStatus != nil {
+		n.cfg.OnStatus(st)
+	}
 }
 
 // Run brings the node up and keeps it up until ctx ends or Down is
