@@ -192,7 +192,13 @@ func (s *Server) Run(ctx context.Context) error {
 		s.closeAllSessions(0, "home agent shutting down")
 		ln.Close()
 		tr.Close()
-		wg.Wait()
+		waited := make(chan struct{})
+		go func() { wg.Wait(); close(waited) }()
+		select {
+		case <-waited:
+		case <-time.After(s.cfg.ShutdownTimeout):
+			s.log.Warn("shutdown timeout: connections still closing", "timeout", s.cfg.ShutdownTimeout)
+		}
 		s.removeAllPeers()
 	}
 
