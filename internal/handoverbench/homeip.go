@@ -34,6 +34,9 @@ type HomeIPOptions struct {
 	HAArgs, NodeArgs []string
 	// Logger receives progress messages; nil discards them.
 	Logger *slog.Logger
+	// OnStep, if set, is called with a short line as each step of the
+	// bring-up completes (for the demo's live account).
+	OnStep func(string)
 }
 
 // HomeIP is ha and mnode running in a lab: ha in the ha namespace, the
@@ -94,15 +97,24 @@ func StartHomeIP(ctx context.Context, lab *netlab.Lab, opt HomeIPOptions) (*Home
 		_ = h.Close()
 		return nil, fmt.Errorf("%w\n%s", err, logs)
 	}
+	step := func(format string, args ...any) {
+		if opt.OnStep != nil {
+			opt.OnStep(fmt.Sprintf(format, args...))
+		}
+	}
 	if err := h.StartHA(ctx); err != nil {
 		return fail(err)
 	}
+	step("ha serving in %s on %v (WireGuard and QUIC on one UDP port), pools %v and %v",
+		lab.HA.NS, netip.AddrPortFrom(netlab.HAPublic4, opt.Port), netlab.VIPPool4, netlab.VIPPool6)
 	if err := h.enroll(ctx); err != nil {
 		return fail(err)
 	}
+	step("ha device add %s → one-time token %.24s…; mnode enroll redeemed it in %s", opt.DeviceName, h.Token, lab.MN.NS)
 	if err := h.StartNode(ctx); err != nil {
 		return fail(err)
 	}
+	started := time.Now()
 	st, err := h.WaitStatus(ctx, 30*time.Second, "registered with VIPs", func(s NodeStatus) bool {
 		return s.State == "registered" && s.VIP4.IsValid() && s.VIP6.IsValid()
 	})
@@ -110,6 +122,8 @@ func StartHomeIP(ctx context.Context, lab *netlab.Lab, opt HomeIPOptions) (*Home
 		return fail(err)
 	}
 	h.VIP4, h.VIP6 = st.VIP4, st.VIP6
+	step("mnode up: registered in %v on %s, care-of %v (as ha sees it, after NAT)",
+		time.Since(started).Round(time.Millisecond), st.Interface, st.CareOf)
 	h.log.Info("homeip up", "vip4", st.VIP4, "vip6", st.VIP6, "care_of", st.CareOf)
 	return h, nil
 }

@@ -250,6 +250,22 @@ func (s *Stream) WaitFlowing(ctx context.Context, since time.Time, hold time.Dur
 // LastArrival returns when data last reached the receiving end.
 func (s *Stream) LastArrival() time.Time { return s.watch.last() }
 
+// ResetMaxPause starts a new measurement of MaxPause.
+func (s *Stream) ResetMaxPause() {
+	s.watch.mu.Lock()
+	s.watch.maxPause = 0
+	s.watch.mu.Unlock()
+}
+
+// MaxPause returns the longest pause between two reads of the receiving
+// end that ended since the last ResetMaxPause: a live estimate of a
+// gap, which the final report measures per record.
+func (s *Stream) MaxPause() time.Duration {
+	s.watch.mu.Lock()
+	defer s.watch.mu.Unlock()
+	return s.watch.maxPause
+}
+
 // Received returns the bytes the receiving end has read so far.
 func (s *Stream) Received() uint64 { return s.watch.bytes() }
 
@@ -350,12 +366,14 @@ func addrPort(a net.Addr) netip.AddrPort {
 	return netip.AddrPort{}
 }
 
-// watchConn records when data last arrived and how much.
+// watchConn records when data last arrived, how much, and the longest
+// pause between arrivals since the last ResetMaxPause.
 type watchConn struct {
 	net.Conn
-	mu     sync.Mutex // guards lastAt and n
-	lastAt time.Time
-	n      uint64
+	mu       sync.Mutex // guards the fields below
+	lastAt   time.Time
+	n        uint64
+	maxPause time.Duration
 }
 
 func (c *watchConn) Read(b []byte) (int, error) {
@@ -363,6 +381,9 @@ func (c *watchConn) Read(b []byte) (int, error) {
 	if n > 0 {
 		now := time.Now()
 		c.mu.Lock()
+		if !c.lastAt.IsZero() {
+			c.maxPause = max(c.maxPause, now.Sub(c.lastAt))
+		}
 		c.lastAt = now
 		c.n += uint64(n)
 		c.mu.Unlock()

@@ -1,0 +1,76 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/homeip/homeip/internal/handoverbench"
+	"github.com/homeip/homeip/internal/netlab"
+	"github.com/homeip/homeip/internal/netlab/labtest"
+)
+
+// bin locates the binaries TestMain built; buildErr says why there are
+// none.
+var (
+	bin      handoverbench.Binaries
+	buildErr error
+)
+
+// TestMain builds ha and mnode once into a temporary directory when this
+// machine can run the lab at all, and removes them afterwards.
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	if netlab.Check() == nil {
+		dir, err := os.MkdirTemp("", "hipe2e")
+		if err != nil {
+			buildErr = err
+		} else {
+			defer os.RemoveAll(dir)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			bin, buildErr = handoverbench.Build(ctx, dir)
+			cancel()
+		}
+	} else {
+		buildErr = fmt.Errorf("lab unavailable")
+	}
+	return m.Run()
+}
+
+// needBinaries skips or fails the test (per labtest.Require) without a
+// lab, and fails it when the binaries could not be built.
+func needBinaries(t *testing.T) handoverbench.Binaries {
+	t.Helper()
+	labtest.Require(t)
+	if buildErr != nil {
+		t.Fatalf("building ha and mnode: %v", buildErr)
+	}
+	return bin
+}
+
+// deploy builds a lab and starts ha and an enrolled mnode in it; both are
+// removed when the test ends.
+func deploy(t *testing.T) *handoverbench.HomeIP {
+	t.Helper()
+	b := needBinaries(t)
+	lab := labtest.New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	h, err := handoverbench.StartHomeIP(ctx, lab, handoverbench.HomeIPOptions{Bin: b, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("starting homeip in lab %s: %v", lab.Prefix, err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("lab %s:\n%s", lab.Prefix, h.Logs())
+		}
+		h.Close()
+	})
+	t.Logf("lab %s: node registered with VIPs %v and %v", lab.Prefix, h.VIP4, h.VIP6)
+	return h
+}
