@@ -1,7 +1,8 @@
 // Command homeip-lab drives the homeip network lab: it removes labs left
 // behind by killed runs (clean), runs one end of a stream probe (stream),
 // builds a lab for manual debugging (lab up / lab down), and runs the
-// broken-stream baseline (baseline) and the demo (demo). Every lab it
+// broken-stream baseline (baseline), the demo (demo) and the handover and
+// throughput benchmarks (bench-handover, bench-throughput). Every lab it
 // builds is torn down on exit, on SIGINT/SIGTERM and on panic.
 package main
 
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/homeip/homeip/internal/netlab"
+	"github.com/homeip/homeip/internal/tunnelbench"
 )
 
 // command is one subcommand. Each lives in its own file; commands lists
@@ -31,6 +33,9 @@ var commands = map[string]command{
 	"lab":      labCmd,
 	"baseline": baselineCmd,
 	"demo":     demoCmd,
+
+	"bench-handover":   benchHandoverCmd,
+	"bench-throughput": benchThroughputCmd,
 }
 
 // Exit codes.
@@ -41,6 +46,8 @@ const (
 )
 
 func main() {
+	// bench-throughput re-executes this binary for its WireGuard devices.
+	tunnelbench.ChildMain()
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	ctx, cancel := context.WithCancel(context.Background())
