@@ -116,6 +116,11 @@ func (p *Pool) Families() []Family {
 // keeps the prefix counters in step.
 func (p *Pool) setLocked(a netip.Addr, e entry) {
 	old, had := p.addrs[a]
+	p.replaceLocked(a, old, had, e)
+}
+
+// replaceLocked is setLocked when the caller has looked up the old entry.
+func (p *Pool) replaceLocked(a netip.Addr, old entry, had bool, e entry) {
 	if ps := p.sp.prefixOf(a); ps != nil {
 		if had {
 			count(ps, old.st, ^uint64(0))
@@ -202,8 +207,11 @@ func (p *Pool) Hold(id string, addr netip.Addr) error {
 
 func (p *Pool) holdLocked(id string, addr netip.Addr) {
 	fi := famIndex(addrFamily(addr))
-	delete(p.pend, addr)
-	if cur := p.held[id][fi]; cur == addr {
+	if len(p.pend) > 0 {
+		delete(p.pend, addr)
+	}
+	mine := p.held[id]
+	if cur := mine[fi]; cur == addr {
 		return
 	} else if cur.IsValid() {
 		// The device moved without the pool seeing the release.
@@ -211,17 +219,19 @@ func (p *Pool) holdLocked(id string, addr netip.Addr) {
 		e.st &^= stHeld
 		p.setLocked(cur, e)
 	}
-	if e, ok := p.addrs[addr]; ok && e.dev != id {
-		clearIndex(p.held, e.dev, fi, addr)
-		clearIndex(p.resv, e.dev, fi, addr)
-		clearIndex(p.quar, e.dev, fi, addr)
+	old, had := p.addrs[addr]
+	if had && old.dev != id {
+		clearIndex(p.held, old.dev, fi, addr)
+		clearIndex(p.resv, old.dev, fi, addr)
+		clearIndex(p.quar, old.dev, fi, addr)
 	}
 	st := stHeld
-	if p.resv[id][fi] == addr {
+	if len(p.resv) > 0 && p.resv[id][fi] == addr {
 		st |= stReserved
 	}
-	p.setLocked(addr, entry{dev: id, st: st})
-	setIndex(p.held, id, fi, addr)
+	p.replaceLocked(addr, old, had, entry{dev: id, st: st})
+	mine[fi] = addr
+	p.held[id] = mine
 }
 
 // Release records that device id gave addr up at the given time. A

@@ -19,7 +19,9 @@ type space struct {
 // Pool under its mutex.
 type prefixState struct {
 	p        netip.Prefix
-	capacity uint64 // usable addresses, saturated at MaxUint64
+	last     netip.Addr // the highest address of p
+	ends     bool       // p has network and broadcast addresses (hasEnds)
+	capacity uint64     // usable addresses, saturated at MaxUint64
 
 	held        uint64 // leased (reserved or not)
 	reserved    uint64 // reserved but not leased
@@ -76,7 +78,7 @@ func newSpace(c Config) *space {
 	s := &space{excl: mergeExclusions(c.Exclude)}
 	for _, f := range []Family{IPv4, IPv6} {
 		for _, p := range c.Prefixes(f) {
-			s.fam[famIndex(f)] = append(s.fam[famIndex(f)], &prefixState{p: p, capacity: s.capacity(p)})
+			s.fam[famIndex(f)] = append(s.fam[famIndex(f)], &prefixState{p: p, last: lastAddr(p), ends: hasEnds(p), capacity: s.capacity(p)})
 		}
 	}
 	return s
@@ -142,6 +144,9 @@ func (s *space) prefixOf(a netip.Addr) *prefixState {
 
 // exclusionOf returns the exclusion containing a, if any.
 func (s *space) exclusionOf(a netip.Addr) (netip.Prefix, bool) {
+	if len(s.excl) == 0 {
+		return netip.Prefix{}, false
+	}
 	for _, x := range s.excl {
 		if x.Contains(a) {
 			return x, true
@@ -153,11 +158,11 @@ func (s *space) exclusionOf(a netip.Addr) (netip.Prefix, bool) {
 // usable reports whether a (inside ps) may be handed out at all, and if
 // not, why.
 func (s *space) usable(ps *prefixState, a netip.Addr) (ok bool, why string) {
-	if hasEnds(ps.p) {
+	if ps.ends {
 		if a == ps.p.Addr() {
 			return false, "the network address of " + ps.p.String()
 		}
-		if a == lastAddr(ps.p) {
+		if a == ps.last {
 			if a.Is4() {
 				return false, "the broadcast address of " + ps.p.String()
 			}

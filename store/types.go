@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -61,7 +62,7 @@ func (d Device) Validate() error {
 
 // ValidateID checks a device id: 1..MaxIDLen bytes of UTF-8 without NUL.
 func ValidateID(id string) error {
-	if id == "" || len(id) > MaxIDLen || !utf8.ValidString(id) || bytes.IndexByte([]byte(id), 0) >= 0 {
+	if id == "" || len(id) > MaxIDLen || !utf8.ValidString(id) || strings.IndexByte(id, 0) >= 0 {
 		return fmt.Errorf("%w: device id %q: must be 1..%d bytes of UTF-8 without NUL", ErrInvalid, id, MaxIDLen)
 	}
 	return nil
