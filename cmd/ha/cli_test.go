@@ -28,7 +28,7 @@ func startDaemon(t *testing.T) string {
 	fs := newFlagSet()
 	apply := config.Flags(fs)
 	if err := fs.Parse([]string{"--data-dir", dir, "--admin-socket", sock, "--pool4", "192.0.2.128/25",
-		"--pool6", "2001:db8:100::/64", "--public-addr", "198.18.0.1", "--route", "192.0.2.0/25", "--dns-disabled", "true"}); err != nil {
+		"--pool6", "2001:db8:100::/64", "--public-addr", "198.18.0.1", "--route", "192.0.2.0/25", "--dns-disabled"}); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := loadConfig("", apply)

@@ -129,13 +129,13 @@ func TestPrecedence(t *testing.T) {
 	}
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	apply := Flags(fs)
-	if err := fs.Parse([]string{"-pool4", "10.4.0.0/16", "-pool4", "10.5.0.0/16", "-dns-zone", "x.test"}); err != nil {
+	if err := fs.Parse([]string{"-pool4", "10.4.0.0/16", "-pool4", "10.5.0.0/16", "-dns-zone", "x.test", "--dns-disabled"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := apply(&c); err != nil {
 		t.Fatal(err)
 	}
-	if c.MTU != 1380 || c.Listen.Port() != 1000 || c.DNSZone != "x.test" {
+	if c.MTU != 1380 || c.Listen.Port() != 1000 || c.DNSZone != "x.test" || !c.DNSDisabled {
 		t.Errorf("got %+v", c)
 	}
 	want := []netip.Prefix{netip.MustParsePrefix("10.4.0.0/16"), netip.MustParsePrefix("10.5.0.0/16")}

@@ -16,6 +16,7 @@ type field struct {
 	key  string // TOML key; the env variable is HOMEIP_HA_ + upper(key)
 	flag string // command line flag name
 	list bool   // repeatable flag, TOML array, comma-separated env
+	bool bool   // a boolean: the flag needs no value
 	help string
 	// set parses one value into c; for a list it appends.
 	set func(c *Config, v string) error
@@ -140,7 +141,7 @@ func strField(key, flag, help string, p func(*Config) *string) field {
 }
 
 func boolField(key, flag, help string, p func(*Config) *bool) field {
-	return field{key: key, flag: flag, help: help,
+	return field{key: key, flag: flag, help: help, bool: true,
 		set: func(c *Config, v string) error {
 			b, err := strconv.ParseBool(v)
 			if err != nil {

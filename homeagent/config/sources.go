@@ -57,7 +57,7 @@ func Flags(fs *flag.FlagSet) (apply func(c *Config) error) {
 		if f.flag == "" {
 			continue
 		}
-		fs.Func(f.flag, f.help, func(v string) error {
+		parse := func(v string) error {
 			// Validate early so the flag package reports the flag.
 			var scratch Config
 			if err := f.set(&scratch, v); err != nil {
@@ -65,7 +65,12 @@ func Flags(fs *flag.FlagSet) (apply func(c *Config) error) {
 			}
 			given[f.key] = append(given[f.key], v)
 			return nil
-		})
+		}
+		if f.bool {
+			fs.BoolFunc(f.flag, f.help, parse)
+		} else {
+			fs.Func(f.flag, f.help, parse)
+		}
 	}
 	return func(c *Config) error {
 		next := *c
