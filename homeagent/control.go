@@ -145,7 +145,7 @@ func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
 			reply = s.register(ctx, ss, &reg)
 		case binding.TypeBindingUpdate:
 			if err := r.Decode(&bu); err != nil {
-				s.m.updates.With(binding.StatusMalformed.String()).Inc()
+				s.m.updates.With(statusLabel(binding.StatusMalformed)).Inc()
 				reply = &binding.BindingAck{Status: binding.StatusMalformed, Observed: ss.remote()}
 				break
 			}
@@ -187,7 +187,7 @@ func isClosed(err error) bool {
 // enroll redeems a one-time token for the connection's identity key.
 func (s *Server) enroll(ctx context.Context, ss *session, m *binding.Enroll) *binding.EnrollAck {
 	status := func(st binding.Status) *binding.EnrollAck {
-		s.m.enrolments.With(st.String()).Inc()
+		s.m.enrolments.With(statusLabel(st)).Inc()
 		return &binding.EnrollAck{Status: st}
 	}
 	if s.isDraining() {
@@ -215,7 +215,7 @@ func (s *Server) enroll(ctx context.Context, ss *session, m *binding.Enroll) *bi
 		return status(binding.StatusInternal)
 	}
 	d := s.idx.put(dev)
-	s.m.enrolments.With(binding.StatusAccepted.String()).Inc()
+	s.m.enrolments.With(statusLabel(binding.StatusAccepted)).Inc()
 	s.log.Info("device enrolled", "device", d.name, "id", d.id, "hostname", m.Hostname, "remote", ss.remote())
 	return &binding.EnrollAck{Status: binding.StatusAccepted, DeviceID: d.id, DeviceName: d.name}
 }
@@ -224,7 +224,7 @@ func (s *Server) enroll(ctx context.Context, ss *session, m *binding.Enroll) *bi
 // materialises its peer at the observed address and returns its config.
 func (s *Server) register(ctx context.Context, ss *session, m *binding.Register) *binding.RegisterAck {
 	status := func(st binding.Status, why string) *binding.RegisterAck {
-		s.m.registrations.With(st.String()).Inc()
+		s.m.registrations.With(statusLabel(st)).Inc()
 		if why != "" {
 			s.log.Info("registration refused", "remote", ss.remote(), "status", st.String(), "reason", why)
 		}
@@ -285,7 +285,7 @@ func (s *Server) register(ctx context.Context, ss *session, m *binding.Register)
 		old.conn.CloseWithError(codeSuperseded, "a newer connection of this device registered")
 	}
 
-	s.m.registrations.With(st.String()).Inc()
+	s.m.registrations.With(statusLabel(st)).Inc()
 	s.log.Info("device registered", "device", d.name, "vip4", d.vip4, "vip6", d.vip6, "care_of", observed,
 		"software", m.Software, "lifetime", lifetime)
 	ack := &binding.RegisterAck{
@@ -319,11 +319,11 @@ func (s *Server) bindingUpdate(ss *session, bu *binding.BindingUpdate) binding.M
 	ss.anyBU = true
 	observed := ss.remote()
 	if ss.device == "" {
-		s.m.updates.With(binding.StatusNotRegistered.String()).Inc()
+		s.m.updates.With(statusLabel(binding.StatusNotRegistered)).Inc()
 		return &binding.BindingAck{Status: binding.StatusNotRegistered, Sequence: bu.Sequence, Observed: observed}
 	}
 	if d, ok := s.idx.byIDCopy(ss.device); !ok || !d.revoked.IsZero() {
-		s.m.updates.With(binding.StatusRevoked.String()).Inc()
+		s.m.updates.With(statusLabel(binding.StatusRevoked)).Inc()
 		return &binding.BindingAck{Status: binding.StatusRevoked, Sequence: bu.Sequence, Observed: observed}
 	}
 	before, hadBinding := s.cache.Lookup(ss.device)
@@ -332,7 +332,7 @@ func (s *Server) bindingUpdate(ss *session, bu *binding.BindingUpdate) binding.M
 	if !ack.Observed.IsValid() {
 		ack.Observed = observed
 	}
-	s.m.updates.With(ack.Status.String()).Inc()
+	s.m.updates.With(statusLabel(ack.Status)).Inc()
 	if err != nil {
 		s.log.Info("binding update refused", "device", ss.device, "status", ack.Status.String(), "seq", bu.Sequence, "care_of", observed)
 		return ack

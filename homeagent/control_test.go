@@ -267,6 +267,32 @@ func TestRejections(t *testing.T) {
 		if after := snap(t, h); after != before {
 			t.Fatal("state changed")
 		}
+		// Truncated Enroll and Register frames get their malformed acks.
+		x := h.dial(newDevice(t))
+		if _, err := x.stream.Write([]byte{binding.Version, byte(binding.TypeEnroll), 0, 5, 1, 2, 3, 4, 5}); err != nil {
+			t.Fatal(err)
+		}
+		if a := recvAs[*binding.EnrollAck](x); a.Status != binding.StatusMalformed {
+			t.Fatalf("enroll ack %+v", a)
+		}
+		if _, err := x.stream.Write([]byte{binding.Version, byte(binding.TypeRegister), 0, 2, 200, 1}); err != nil {
+			t.Fatal(err)
+		}
+		if a := recvAs[*binding.RegisterAck](x); a.Status != binding.StatusMalformed {
+			t.Fatalf("register ack %+v", a)
+		}
+		if after := snap(t, h); after != before {
+			t.Fatal("state changed")
+		}
+		var sb strings.Builder
+		h.srv.Metrics().WriteTo(&sb)
+		for _, want := range []string{`homeip_ha_binding_updates_total{status="stale_sequence"} 3`,
+			`homeip_ha_binding_updates_total{status="malformed"} 1`, `homeip_ha_enrolments_total{status="bad_token"} 3`,
+			`homeip_ha_registrations_total{status="unauthorized"} 2`} {
+			if !strings.Contains(sb.String(), want) {
+				t.Errorf("metrics lack %s", want)
+			}
+		}
 		// Another protocol version closes the connection.
 		if _, err := c.stream.Write([]byte{9, 1, 0, 0}); err != nil {
 			t.Fatal(err)

@@ -1,7 +1,10 @@
 package homeagent
 
 import (
+	"strings"
 	"sync/atomic"
+
+	"github.com/homeip/homeip/binding"
 
 	"github.com/homeip/homeip/homeagent/metrics"
 )
@@ -60,4 +63,9 @@ func newServerMetrics(s *Server) *serverMetrics {
 		"Time from the first packet on a new care-of address (the new control connection's arrival) to the binding ack.",
 		[]float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5})
 	return m
+}
+
+// statusLabel is a status as a Prometheus label value: "stale_sequence".
+func statusLabel(s binding.Status) string {
+	return strings.NewReplacer(" ", "_", "-", "_", "(", "_", ")", "").Replace(s.String())
 }
