@@ -58,11 +58,18 @@ test-unit:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./pool/... ./store/... ./binding/... ./tunnel/...
 
+# bench-handover: moves 1-3 with the node receive-only, homeip vs plain
+# WireGuard (stock wireguard-go, built here) vs no tunnel, in one run.
+# Quick run: make bench-handover BENCH_HANDOVER_FLAGS=-moves=5
+BENCH_HANDOVER_FLAGS ?=
 bench-handover: build
-	$(BIN)/homeip-lab bench-handover
+	$(GO) build -o $(BIN)/wireguard-go golang.zx2c4.com/wireguard
+	$(BIN)/homeip-lab bench-handover $(BENCH_HANDOVER_FLAGS)
 
+# bench-throughput: TCP over bare veth vs stock wireguard-go vs homeip.
+BENCH_THROUGHPUT_FLAGS ?=
 bench-throughput: build
-	$(BIN)/homeip-lab bench-throughput
+	$(BIN)/homeip-lab bench-throughput $(BENCH_THROUGHPUT_FLAGS)
 
 # lab-clean removes every lab namespace left by a killed run.
 lab-clean: lab-tool
