@@ -82,12 +82,12 @@ type shard struct {
 	_    [40]byte           // keep neighbouring locks off one cache line
 }
 
-// record is one device's binding. Times are Unix nanoseconds.
+// record is one device's binding; its expiry time is kept in the shard's
+// heap. Times are Unix nanoseconds.
 type record struct {
 	device  string
 	entries []entry // sorted by BID
-	expires int64
-	tat     int64 // rate limiter: theoretical arrival time (GCRA)
+	tat     int64   // rate limiter: theoretical arrival time (GCRA)
 	heapIdx int32
 	seq     uint16
 	primary int8 // index into entries, -1 if none is observed
@@ -176,8 +176,8 @@ type Binding struct {
 	Entries []Entry
 }
 
-func (r *record) snapshot() Binding {
-	b := Binding{Device: r.device, Sequence: r.seq, Expires: time.Unix(0, r.expires), Entries: make([]Entry, len(r.entries))}
+func (r *record) snapshot(expires int64) Binding {
+	b := Binding{Device: r.device, Sequence: r.seq, Expires: time.Unix(0, expires), Entries: make([]Entry, len(r.entries))}
 	for i, e := range r.entries {
 		b.Entries[i] = Entry{BID: e.bid, Kind: e.kind, Priority: e.priority, Observed: e.observed, Local: e.local, Primary: i == int(r.primary)}
 		if e.lastSeen != 0 {
@@ -200,7 +200,7 @@ func (c *Cache) Lookup(device string) (Binding, bool) {
 	if !ok {
 		return Binding{}, false
 	}
-	return r.snapshot(), true
+	return r.snapshot(s.heap.expiry(r)), true
 }
 
 // Len returns the number of bindings.
@@ -225,7 +225,7 @@ func (c *Cache) Range(f func(Binding) bool) {
 		s.mu.Lock()
 		batch = batch[:0]
 		for _, r := range s.m {
-			batch = append(batch, r.snapshot())
+			batch = append(batch, r.snapshot(s.heap.expiry(r)))
 		}
 		s.mu.Unlock()
 		for _, b := range batch {
@@ -277,7 +277,7 @@ func (c *Cache) Expire(now time.Time) int {
 		s := &c.shards[i]
 		s.mu.Lock()
 		for len(s.heap) > 0 && s.heap[0].expires <= t {
-			c.dropLocked(s, s.heap[0], now, EventExpired)
+			c.dropLocked(s, s.heap[0].r, now, EventExpired)
 			n++
 		}
 		s.mu.Unlock()

@@ -118,12 +118,11 @@ func (c *Cache) ApplyInto(ack *BindingAck, now time.Time, device string, bu *Bin
 	}
 	r.primary = int8(choosePrimary(r.entries))
 	r.seq = bu.Sequence
-	r.expires = t + int64(granted)
 	if isNew {
 		s.m[r.device] = r
-		s.heap.push(r)
+		s.heap.push(r, t+int64(granted))
 	} else {
-		s.heap.fix(r)
+		s.heap.set(r, t+int64(granted))
 	}
 
 	p := &r.entries[r.primary] // the Via entry is observed, so there is one
