@@ -420,9 +420,15 @@ func TestAdminAPI(t *testing.T) {
 	if _, err := h.admin.Device("nope"); !errors.Is(err, adminapi.ErrNotFound) {
 		t.Fatalf("unknown: %v", err)
 	}
-	d, err := h.admin.RenameDevice("cam", "camera")
-	if err != nil || d.Name != "camera" || d.State != "pending" {
+	d, err := h.admin.RenameDevice("cam", "Camera")
+	if err != nil || d.Name != "Camera" || d.State != "pending" {
 		t.Fatalf("rename %+v %v", d, err)
+	}
+	if _, err := h.admin.Device("cam"); !errors.Is(err, adminapi.ErrNotFound) {
+		t.Fatalf("old name still found: %v", err)
+	}
+	if d, err = h.admin.RenameDevice("camera", "camera"); err != nil || d.Name != "camera" {
+		t.Fatalf("rename case %+v %v", d, err)
 	}
 	if _, err := h.admin.ReserveAddr("camera", netip.MustParseAddr("10.9.9.9")); !errors.Is(err, adminapi.ErrInvalid) {
 		t.Fatalf("reserve outside: %v", err)

@@ -100,7 +100,7 @@ func (x *index) put(d store.Device) devInfo {
 	n := fromStore(d)
 	if old := x.byID[d.ID]; old != nil {
 		n.vip4, n.vip6, n.static = old.vip4, old.vip6, old.static
-		delete(x.byName, old.name)
+		delete(x.byName, strings.ToLower(old.name))
 		if old.ikey != "" {
 			delete(x.byIKey, old.ikey)
 		}
