@@ -14,15 +14,26 @@ type state uint8
 const (
 	stHeld        state = 1 << iota // leased to dev
 	stReserved                      // reserved for dev
-	stQuarantined                   // released by dev, kept from others until until
+	stQuarantined                   // released by dev, kept from others until Pool.until[addr]
 )
 
+// devID is a device interned in Pool.devs; 0 means none.
+type devID uint32
+
+// devRec is one device the pool knows: every device that holds, reserves
+// or has quarantined an address. It is freed when the last entry naming it
+// goes (refs), so memory follows the number of live addresses.
+type devRec struct {
+	id   string
+	held [2]netip.Addr // leased address per family
+	refs uint32        // entries naming this device
+}
+
 // entry is what the pool knows about one address. Free addresses have no
-// entry.
+// entry. It is 8 bytes so that a million devices fit in little memory.
 type entry struct {
-	dev   string
-	st    state
-	until int64 // quarantine expiry, Unix nanoseconds
+	dev devID
+	st  state
 }
 
 // pending remembers a proposal not yet committed, so that concurrent
@@ -56,12 +67,15 @@ type Pool struct {
 	mu    sync.Mutex
 	cfg   Config
 	sp    *space
-	addrs map[netip.Addr]entry     // every non-free address
-	held  map[string][2]netip.Addr // device → leased address per family
-	resv  map[string][2]netip.Addr // device → reserved address per family
-	quar  map[string][2]netip.Addr // device → address it released, quarantined
-	qheap [2]qHeap                 // quarantine expiry per family
-	pend  map[netip.Addr]pending   // proposals in flight
+	addrs map[netip.Addr]entry    // every non-free address
+	until map[netip.Addr]int64    // quarantine expiry (Unix ns) of quarantined entries
+	devs  []devRec                // by devID; devs[0] unused
+	byID  map[string]devID        // interned devices
+	free  []devID                 // reusable devs slots
+	resv  map[devID][2]netip.Addr // device → reserved address per family
+	quar  map[devID][2]netip.Addr // device → latest address it released, quarantined
+	qheap [2]qHeap                // quarantine expiry per family
+	pend  map[netip.Addr]pending  // proposals in flight
 }
 
 // New returns an empty pool for a validated configuration.
@@ -73,9 +87,11 @@ func New(cfg Config, opts ...Option) (*Pool, error) {
 		now:   time.Now,
 		cfg:   cloneConfig(cfg),
 		addrs: make(map[netip.Addr]entry),
-		held:  make(map[string][2]netip.Addr),
-		resv:  make(map[string][2]netip.Addr),
-		quar:  make(map[string][2]netip.Addr),
+		until: make(map[netip.Addr]int64),
+		devs:  make([]devRec, 1),
+		byID:  make(map[string]devID),
+		resv:  make(map[devID][2]netip.Addr),
+		quar:  make(map[devID][2]netip.Addr),
 		pend:  make(map[netip.Addr]pending),
 	}
 	for _, o := range opts {
@@ -112,8 +128,43 @@ func (p *Pool) Families() []Family {
 	return out
 }
 
+// lookupLocked returns the interned device for id, or 0.
+func (p *Pool) lookupLocked(id string) devID { return p.byID[id] }
+
+// internLocked returns the device for id, making a record if needed. The
+// caller must make an entry name it (or hold a reference) before anything
+// can unreference it, or the record leaks until then.
+func (p *Pool) internLocked(id string) devID {
+	if d, ok := p.byID[id]; ok {
+		return d
+	}
+	var d devID
+	if n := len(p.free); n > 0 {
+		d, p.free = p.free[n-1], p.free[:n-1]
+		p.devs[d] = devRec{id: id}
+	} else {
+		d = devID(len(p.devs))
+		p.devs = append(p.devs, devRec{id: id})
+	}
+	p.byID[id] = d
+	return d
+}
+
+// unrefLocked drops one reference to d and frees it at zero.
+func (p *Pool) unrefLocked(d devID) {
+	p.devs[d].refs--
+	if p.devs[d].refs > 0 {
+		return
+	}
+	delete(p.byID, p.devs[d].id)
+	delete(p.resv, d)
+	delete(p.quar, d)
+	p.devs[d] = devRec{}
+	p.free = append(p.free, d)
+}
+
 // setLocked replaces the entry of a (deleting it when e.st is zero) and
-// keeps the prefix counters in step.
+// keeps the prefix counters and device references in step.
 func (p *Pool) setLocked(a netip.Addr, e entry) {
 	old, had := p.addrs[a]
 	p.replaceLocked(a, old, had, e)
@@ -127,11 +178,18 @@ func (p *Pool) replaceLocked(a netip.Addr, old entry, had bool, e entry) {
 		}
 		count(ps, e.st, 1)
 	}
-	if e.st == 0 {
+	if e.st != 0 {
+		p.devs[e.dev].refs++
+		p.addrs[a] = e
+	} else {
 		delete(p.addrs, a)
-		return
 	}
-	p.addrs[a] = e
+	if had {
+		if old.st == stQuarantined && e.st != stQuarantined {
+			delete(p.until, a)
+		}
+		p.unrefLocked(old.dev)
+	}
 }
 
 // count adds d (1 or -1 as two's complement) to the counter of st.
@@ -146,22 +204,22 @@ func count(ps *prefixState, st state, d uint64) {
 	}
 }
 
-// setIndex sets m[id][fi] = a (an invalid a clears it) and drops empty
+// setIndex sets m[d][fi] = a (an invalid a clears it) and drops empty
 // rows.
-func setIndex(m map[string][2]netip.Addr, id string, fi int, a netip.Addr) {
-	v := m[id]
+func setIndex(m map[devID][2]netip.Addr, d devID, fi int, a netip.Addr) {
+	v := m[d]
 	v[fi] = a
 	if !v[0].IsValid() && !v[1].IsValid() {
-		delete(m, id)
+		delete(m, d)
 		return
 	}
-	m[id] = v
+	m[d] = v
 }
 
-// clearIndex clears m[id][fi] if it is a.
-func clearIndex(m map[string][2]netip.Addr, id string, fi int, a netip.Addr) {
-	if v, ok := m[id]; ok && v[fi] == a {
-		setIndex(m, id, fi, netip.Addr{})
+// clearIndex clears m[d][fi] if it is a.
+func clearIndex(m map[devID][2]netip.Addr, d devID, fi int, a netip.Addr) {
+	if v, ok := m[d]; ok && v[fi] == a {
+		setIndex(m, d, fi, netip.Addr{})
 	}
 }
 
@@ -210,28 +268,34 @@ func (p *Pool) holdLocked(id string, addr netip.Addr) {
 	if len(p.pend) > 0 {
 		delete(p.pend, addr)
 	}
-	mine := p.held[id]
-	if cur := mine[fi]; cur == addr {
+	d := p.internLocked(id)
+	cur := p.devs[d].held[fi]
+	if cur == addr {
 		return
-	} else if cur.IsValid() {
+	}
+	old, had := p.addrs[addr]
+	if had {
+		od := old.dev
+		if od != d {
+			if p.devs[od].held[fi] == addr {
+				p.devs[od].held[fi] = netip.Addr{}
+			}
+			clearIndex(p.resv, od, fi, addr)
+		}
+		clearIndex(p.quar, od, fi, addr)
+	}
+	st := stHeld
+	if len(p.resv) > 0 && p.resv[d][fi] == addr {
+		st |= stReserved
+	}
+	p.replaceLocked(addr, old, had, entry{dev: d, st: st})
+	p.devs[d].held[fi] = addr
+	if cur.IsValid() {
 		// The device moved without the pool seeing the release.
 		e := p.addrs[cur]
 		e.st &^= stHeld
 		p.setLocked(cur, e)
 	}
-	old, had := p.addrs[addr]
-	if had && old.dev != id {
-		clearIndex(p.held, old.dev, fi, addr)
-		clearIndex(p.resv, old.dev, fi, addr)
-		clearIndex(p.quar, old.dev, fi, addr)
-	}
-	st := stHeld
-	if len(p.resv) > 0 && p.resv[id][fi] == addr {
-		st |= stReserved
-	}
-	p.replaceLocked(addr, old, had, entry{dev: id, st: st})
-	mine[fi] = addr
-	p.held[id] = mine
 }
 
 // Release records that device id gave addr up at the given time. A
@@ -241,39 +305,42 @@ func (p *Pool) holdLocked(id string, addr netip.Addr) {
 func (p *Pool) Release(id string, addr netip.Addr, at time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.releaseLocked(id, addr, at)
+	if d := p.lookupLocked(id); d != 0 {
+		p.releaseLocked(d, addr, at)
+	}
 }
 
-func (p *Pool) releaseLocked(id string, addr netip.Addr, at time.Time) {
+func (p *Pool) releaseLocked(d devID, addr netip.Addr, at time.Time) {
 	e, ok := p.addrs[addr]
-	if !ok || e.dev != id || e.st&stHeld == 0 {
+	if !ok || e.dev != d || e.st&stHeld == 0 {
 		return
 	}
-	fi := famIndex(addrFamily(addr))
-	clearIndex(p.held, id, fi, addr)
+	p.devs[d].held[famIndex(addrFamily(addr))] = netip.Addr{}
 	switch q := p.cfg.quarantine(); {
 	case e.st&stReserved != 0:
-		p.setLocked(addr, entry{dev: id, st: stReserved})
+		p.replaceLocked(addr, e, true, entry{dev: d, st: stReserved})
 	case q > 0:
-		p.quarantineLocked(id, addr, at.Add(q))
+		p.quarantineLocked(d, addr, at.Add(q).UnixNano())
 	default:
-		p.setLocked(addr, entry{})
+		p.replaceLocked(addr, e, true, entry{})
 	}
 }
 
-func (p *Pool) quarantineLocked(id string, addr netip.Addr, until time.Time) {
+func (p *Pool) quarantineLocked(d devID, addr netip.Addr, until int64) {
 	fi := famIndex(addrFamily(addr))
-	p.setLocked(addr, entry{dev: id, st: stQuarantined, until: until.UnixNano()})
-	heap.Push(&p.qheap[fi], qItem{addr: addr, until: until.UnixNano()})
+	p.setLocked(addr, entry{dev: d, st: stQuarantined})
+	p.until[addr] = until
+	heap.Push(&p.qheap[fi], qItem{addr: addr, until: until})
 	// The device's index points at its latest release (ties: the lower
 	// address), whatever the order in which releases are reported.
-	if cur := p.quar[id][fi]; cur.IsValid() && cur != addr {
-		if e, ok := p.addrs[cur]; ok && e.dev == id && e.st == stQuarantined &&
-			(e.until > until.UnixNano() || e.until == until.UnixNano() && cur.Less(addr)) {
-			return
+	if cur := p.quar[d][fi]; cur.IsValid() && cur != addr {
+		if e, ok := p.addrs[cur]; ok && e.dev == d && e.st == stQuarantined {
+			if u := p.until[cur]; u > until || u == until && cur.Less(addr) {
+				return
+			}
 		}
 	}
-	setIndex(p.quar, id, fi, addr)
+	setIndex(p.quar, d, fi, addr)
 }
 
 // Quarantine records an address that device id released at the given
@@ -299,7 +366,7 @@ func (p *Pool) Quarantine(id string, addr netip.Addr, released time.Time) {
 		}
 		clearIndex(p.quar, e.dev, famIndex(addrFamily(addr)), addr)
 	}
-	p.quarantineLocked(id, addr, until)
+	p.quarantineLocked(p.internLocked(id), addr, until.UnixNano())
 }
 
 // ForgetDevice drops a deleted device: its reservations go, its leases are
@@ -307,16 +374,22 @@ func (p *Pool) Quarantine(id string, addr netip.Addr, released time.Time) {
 func (p *Pool) ForgetDevice(id string, at time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, r := range p.resv[id] {
+	d := p.lookupLocked(id)
+	if d == 0 {
+		return
+	}
+	p.devs[d].refs++ // keep d while its entries change
+	for _, r := range p.resv[d] {
 		if r.IsValid() {
-			p.unreserveLocked(id, r)
+			p.unreserveLocked(d, r)
 		}
 	}
-	for _, h := range p.held[id] {
+	for _, h := range p.devs[d].held {
 		if h.IsValid() {
-			p.releaseLocked(id, h, at)
+			p.releaseLocked(d, h, at)
 		}
 	}
+	p.unrefLocked(d)
 }
 
 // Holder returns the device holding addr, if any.
@@ -327,7 +400,7 @@ func (p *Pool) Holder(addr netip.Addr) (string, bool) {
 	if !ok || e.st&stHeld == 0 {
 		return "", false
 	}
-	return e.dev, true
+	return p.devs[e.dev].id, true
 }
 
 // Addrs returns the addresses device id holds (IPv4 first).
@@ -335,9 +408,11 @@ func (p *Pool) Addrs(id string) []netip.Addr {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var out []netip.Addr
-	for _, a := range p.held[id] {
-		if a.IsValid() {
-			out = append(out, a)
+	if d := p.lookupLocked(id); d != 0 {
+		for _, a := range p.devs[d].held {
+			if a.IsValid() {
+				out = append(out, a)
+			}
 		}
 	}
 	return out

@@ -390,5 +390,60 @@ func runModel(t *testing.T, cfg Config, seed uint64, steps int) {
 			p = m.rebuild(t, cfg) // without the pending proposals
 		}
 		m.check(t, p, step, op)
+		checkInternals(t, p, step, op)
+	}
+}
+
+// checkInternals verifies the pool's bookkeeping: device references match
+// the entries naming them, freed records are not reachable, indexes point
+// at entries of their device, quarantine expiries exist exactly for
+// quarantined entries.
+func checkInternals(t *testing.T, p *Pool, step int, op string) {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	refs := map[devID]uint32{}
+	for a, e := range p.addrs {
+		refs[e.dev]++
+		_, hasUntil := p.until[a]
+		if (e.st == stQuarantined) != hasUntil {
+			t.Fatalf("step %d (%s): %v state %d, until recorded %v", step, op, a, e.st, hasUntil)
+		}
+		if e.st&stHeld != 0 && p.devs[e.dev].held[famIndex(addrFamily(a))] != a {
+			t.Fatalf("step %d (%s): %v held by %s but not in its record", step, op, a, p.devs[e.dev].id)
+		}
+	}
+	if len(p.until) != func() int {
+		n := 0
+		for _, e := range p.addrs {
+			if e.st == stQuarantined {
+				n++
+			}
+		}
+		return n
+	}() {
+		t.Fatalf("step %d (%s): stale quarantine expiries", step, op)
+	}
+	for id, d := range p.byID {
+		if p.devs[d].id != id || p.devs[d].refs != refs[d] || refs[d] == 0 {
+			t.Fatalf("step %d (%s): device %q (%d) refs %d, entries %d", step, op, id, d, p.devs[d].refs, refs[d])
+		}
+	}
+	if len(refs) != len(p.byID) {
+		t.Fatalf("step %d (%s): %d devices named by entries, %d interned", step, op, len(refs), len(p.byID))
+	}
+	for d, v := range p.resv {
+		for _, a := range v {
+			if a.IsValid() && (p.addrs[a].dev != d || p.addrs[a].st&stReserved == 0) {
+				t.Fatalf("step %d (%s): reservation index %v of %d stale", step, op, a, d)
+			}
+		}
+	}
+	for d, v := range p.quar {
+		for _, a := range v {
+			if a.IsValid() && (p.addrs[a].dev != d || p.addrs[a].st != stQuarantined) {
+				t.Fatalf("step %d (%s): quarantine index %v of %d stale", step, op, a, d)
+			}
+		}
 	}
 }

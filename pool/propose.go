@@ -34,17 +34,22 @@ func (p *Pool) Propose(id string, fam Family) (netip.Addr, error) {
 	if len(prefixes) == 0 {
 		return netip.Addr{}, fmt.Errorf("%w: no IPv%d prefix", ErrNoFamily, fam)
 	}
-	if a := p.held[id][fi]; a.IsValid() {
-		return a, nil
-	}
-	if a := p.resv[id][fi]; a.IsValid() {
-		return a, nil
+	d := p.lookupLocked(id)
+	if d != 0 {
+		if a := p.devs[d].held[fi]; a.IsValid() {
+			return a, nil
+		}
+		if a := p.resv[d][fi]; a.IsValid() {
+			return a, nil
+		}
 	}
 	now := p.now().UnixNano()
 	p.expireLocked(now)
-	if a := p.quar[id][fi]; a.IsValid() {
-		if e, ok := p.addrs[a]; ok && e.dev == id && e.st == stQuarantined {
-			return a, nil
+	if d := p.lookupLocked(id); d != 0 { // expiry may have freed it
+		if a := p.quar[d][fi]; a.IsValid() {
+			if e, ok := p.addrs[a]; ok && e.dev == d && e.st == stQuarantined {
+				return a, nil
+			}
 		}
 	}
 	for _, avoidPending := range []bool{true, false} {

@@ -35,7 +35,7 @@ func (h *qHeap) Pop() any {
 // liveLocked reports whether the item still describes a quarantine.
 func (p *Pool) liveLocked(it qItem) (entry, bool) {
 	e, ok := p.addrs[it.addr]
-	return e, ok && e.st == stQuarantined && e.until == it.until
+	return e, ok && e.st == stQuarantined && p.until[it.addr] == it.until
 }
 
 // expireLocked frees every quarantined address whose time is over and

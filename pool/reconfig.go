@@ -31,7 +31,7 @@ func (p *Pool) Reconfigure(cfg Config) error {
 			ok, _ = sp.usable(ps, a)
 		}
 		if !ok {
-			affected = append(affected, Affected{DeviceID: e.dev, Addr: a, Reserved: e.st&stReserved != 0})
+			affected = append(affected, Affected{DeviceID: p.devs[e.dev].id, Addr: a, Reserved: e.st&stReserved != 0})
 		}
 	}
 	if len(affected) > 0 {
@@ -49,11 +49,13 @@ func (p *Pool) Reconfigure(cfg Config) error {
 		if !usable { // only quarantined entries can get here
 			clearIndex(p.quar, e.dev, famIndex(addrFamily(a)), a)
 			delete(p.addrs, a)
+			delete(p.until, a)
+			p.unrefLocked(e.dev)
 			continue
 		}
 		count(ps, e.st, 1)
 		if e.st == stQuarantined {
-			p.qheap[famIndex(addrFamily(a))] = append(p.qheap[famIndex(addrFamily(a))], qItem{addr: a, until: e.until})
+			p.qheap[famIndex(addrFamily(a))] = append(p.qheap[famIndex(addrFamily(a))], qItem{addr: a, until: p.until[a]})
 		}
 	}
 	for fi := range p.qheap {

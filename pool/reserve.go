@@ -13,15 +13,15 @@ func (p *Pool) CheckReservation(id string, addr netip.Addr) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.checkReservationLocked(id, addr)
+	return p.checkReservationLocked(p.lookupLocked(id), addr)
 }
 
-func (p *Pool) checkReservationLocked(id string, addr netip.Addr) error {
+func (p *Pool) checkReservationLocked(d devID, addr netip.Addr) error {
 	if err := p.checkLocked(addr); err != nil {
 		return err
 	}
-	if e, ok := p.addrs[addr]; ok && e.dev != id && e.st&(stHeld|stReserved) != 0 {
-		return &ConflictError{Addr: addr, Holder: e.dev, Reserved: e.st&stHeld == 0}
+	if e, ok := p.addrs[addr]; ok && e.dev != d && e.st&(stHeld|stReserved) != 0 {
+		return &ConflictError{Addr: addr, Holder: p.devs[e.dev].id, Reserved: e.st&stHeld == 0}
 	}
 	return nil
 }
@@ -36,28 +36,31 @@ func (p *Pool) Reserve(id string, addr netip.Addr) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if err := p.checkReservationLocked(id, addr); err != nil {
+	if err := p.checkReservationLocked(p.lookupLocked(id), addr); err != nil {
 		return err
 	}
+	d := p.internLocked(id)
+	p.devs[d].refs++ // keep d while its entries change
+	defer p.unrefLocked(d)
 	fi := famIndex(addrFamily(addr))
-	if r := p.resv[id][fi]; r.IsValid() && r != addr {
-		p.unreserveLocked(id, r)
+	if r := p.resv[d][fi]; r.IsValid() && r != addr {
+		p.unreserveLocked(d, r)
 	}
-	h := p.held[id][fi]
+	h := p.devs[d].held[fi]
 	if h.IsValid() && h != addr {
-		p.releaseLocked(id, h, p.now())
+		p.releaseLocked(d, h, p.now())
 	}
-	if e, ok := p.addrs[addr]; ok && e.dev != id {
+	if e, ok := p.addrs[addr]; ok {
 		clearIndex(p.quar, e.dev, fi, addr)
 	}
 	st := stReserved
 	if h.IsValid() {
 		st |= stHeld
-		setIndex(p.held, id, fi, addr)
+		p.devs[d].held[fi] = addr
 	}
 	delete(p.pend, addr)
-	p.setLocked(addr, entry{dev: id, st: st})
-	setIndex(p.resv, id, fi, addr)
+	p.setLocked(addr, entry{dev: d, st: st})
+	setIndex(p.resv, d, fi, addr)
 	return nil
 }
 
@@ -66,17 +69,18 @@ func (p *Pool) Reserve(id string, addr netip.Addr) error {
 func (p *Pool) Unreserve(id string, addr netip.Addr) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.unreserveLocked(id, addr)
+	if d := p.lookupLocked(id); d != 0 {
+		p.unreserveLocked(d, addr)
+	}
 }
 
-func (p *Pool) unreserveLocked(id string, addr netip.Addr) {
+func (p *Pool) unreserveLocked(d devID, addr netip.Addr) {
 	e, ok := p.addrs[addr]
-	if !ok || e.dev != id || e.st&stReserved == 0 {
+	if !ok || e.dev != d || e.st&stReserved == 0 {
 		return
 	}
-	clearIndex(p.resv, id, famIndex(addrFamily(addr)), addr)
-	e.st &^= stReserved
-	p.setLocked(addr, e)
+	clearIndex(p.resv, d, famIndex(addrFamily(addr)), addr)
+	p.replaceLocked(addr, e, true, entry{dev: d, st: e.st &^ stReserved})
 }
 
 // Reservations returns device id's reserved addresses (IPv4 first).
@@ -84,7 +88,7 @@ func (p *Pool) Reservations(id string) []netip.Addr {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var out []netip.Addr
-	for _, a := range p.resv[id] {
+	for _, a := range p.resv[p.lookupLocked(id)] {
 		if a.IsValid() {
 			out = append(out, a)
 		}
