@@ -177,17 +177,32 @@ func TestRealDataPlane(t *testing.T) {
 	cert, _ := binding.SelfSignedCert(ikey, "laptop")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := quic.Dial(ctx, mn.ControlConn(), net.UDPAddrFromAddrPort(tok.Addrs[0]),
-		binding.ClientTLSConfig(cert, tok.Fingerprint, ""), &quic.Config{MaxIdleTimeout: 30 * time.Second})
-	if err != nil {
-		t.Fatal(err)
+	// One QUIC transport on the shared socket, as the mobile node has.
+	tr := &quic.Transport{Conn: mn.ControlConn()}
+	defer tr.Close()
+	var (
+		conn *quic.Conn
+		st   *quic.Stream
+		r    *binding.Reader
+	)
+	dial := func() {
+		t.Helper()
+		if conn != nil {
+			conn.CloseWithError(0, "moved")
+		}
+		conn, err = tr.Dial(ctx, net.UDPAddrFromAddrPort(tok.Addrs[0]),
+			binding.ClientTLSConfig(cert, tok.Fingerprint, ""), &quic.Config{MaxIdleTimeout: 30 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err = conn.OpenStreamSync(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = binding.NewReader(st, 0)
 	}
-	defer conn.CloseWithError(0, "")
-	st, err := conn.OpenStreamSync(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := binding.NewReader(st, 0)
+	dial()
+	defer func() { conn.CloseWithError(0, "") }()
 	call := func(m binding.Message) binding.Message {
 		t.Helper()
 		if err := binding.WriteMessage(st, m); err != nil {
@@ -258,6 +273,36 @@ func TestRealDataPlane(t *testing.T) {
 		if strings.TrimSpace(out) != reg.VIP4.String() {
 			t.Errorf("dig through the tunnel: %q", out)
 		}
+	}
+
+	// Move: the mobile node's address changes; it rebinds its socket and
+	// opens a new control connection from the new path. The home agent
+	// re-points the peer before it acks, so downlink DNS answers follow.
+	sh(t, "ip", "netns", "exec", mnNS, "sysctl", "-qw", "net.ipv4.conf.all.promote_secondaries=1",
+		"net.ipv4.conf."+pfx+"b.promote_secondaries=1")
+	sh(t, "ip", "-n", mnNS, "addr", "add", "198.18.0.3/24", "dev", pfx+"b")
+	sh(t, "ip", "-n", mnNS, "addr", "del", "198.18.0.2/24", "dev", pfx+"b")
+	if err := mn.Rebind(); err != nil {
+		t.Fatal(err)
+	}
+	dial()
+	if reg2, ok := call(&binding.Register{WGPublicKey: wgKey.PublicKey(), Lifetime: time.Minute}).(*binding.RegisterAck); !ok || reg2.VIP4 != reg.VIP4 || reg2.VIP6 != reg.VIP6 {
+		t.Fatalf("register after move %+v", reg2)
+	}
+	ack, ok = call(&binding.BindingUpdate{Sequence: 2, Flags: binding.FlagAck | binding.FlagHome, Lifetime: time.Minute, Via: 1,
+		Entries: []binding.CareOf{{BID: 1, Kind: binding.KindEthernet, Priority: 1}}}).(*binding.BindingAck)
+	if !ok || ack.Status != binding.StatusAccepted || ack.Observed.Addr() != netip.MustParseAddr("198.18.0.3") {
+		t.Fatalf("binding ack after move %+v", ack)
+	}
+	if ep := sh(t, "ip", "netns", "exec", haNS, "wg", "show", haIf, "endpoints"); !strings.Contains(ep, "198.18.0.3:") {
+		t.Fatalf("endpoint not re-pointed: %s", ep)
+	}
+	if got := query(t, mnNS, reg.HATunnel4, "laptop.lab.test.", mdns.TypeA); got != reg.VIP4.String() {
+		t.Fatalf("DNS through the tunnel after the move: %q", got)
+	}
+	bl, err := admin.Bindings()
+	if err != nil || len(bl) != 1 || bl[0].Primary.Addr() != netip.MustParseAddr("198.18.0.3") || bl[0].LastHandover.IsZero() {
+		t.Fatalf("bindings after move %+v %v", bl, err)
 	}
 
 	if _, err := admin.RevokeDevice("laptop"); err != nil {
