@@ -17,6 +17,13 @@
 //	ha drain                     switch every device to the drain_to home agent, then stop
 //
 // Admin subcommands take [--admin-socket PATH] [--json].
+//
+// `ha serve` logs to stderr and prints one line to stdout at start,
+// "fingerprint sha256:...", the certificate fingerprint devices pin (it is
+// also inside every enrolment token). It is ready when the admin socket
+// accepts connections. SIGTERM or SIGINT shut it down cleanly.
+// `ha device add NAME` prints the token alone on stdout (with --json:
+// {"device": ..., "token": ..., "expires": ...}).
 package main
 
 import (

@@ -35,8 +35,12 @@ func needLab(t *testing.T) {
 	why := ""
 	if os.Geteuid() != 0 {
 		why = "needs root"
-	} else if _, err := exec.LookPath("ip"); err != nil {
-		why = "needs ip(8)"
+	} else {
+		for _, tool := range []string{"ip", "wg", "sysctl"} {
+			if _, err := exec.LookPath(tool); err != nil {
+				why = "needs " + tool
+			}
+		}
 	}
 	if why == "" {
 		return
