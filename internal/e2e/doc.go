@@ -12,7 +12,9 @@
 // TestMoves has two groups that run in parallel, the node receiving only
 // and the node sending; each walks through the six moves in order, and
 // every run carries an IPv4 and an IPv6 stream at once, each checked on
-// its own. TestHomeAgentRestart has a lab of its own. The tests assert
+// its own. TestHomeAgentRestart has a lab of its own. TestDemo and
+// TestBenchHandoverCommand run `homeip-lab demo` and a one-move
+// `homeip-lab bench-handover` as a user would. The tests assert
 // survival (no reset, equal SHA-256, VIPs unchanged), never timing; the
 // gaps they log are measured properly by `homeip-lab bench-handover`.
 package e2e

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,14 +14,15 @@ import (
 	"github.com/homeip/homeip/internal/netlab/labtest"
 )
 
-// bin locates the binaries TestMain built; buildErr says why there are
-// none.
+// bin locates the binaries TestMain built, labTool the homeip-lab
+// command; buildErr says why there are none.
 var (
 	bin      handoverbench.Binaries
+	labTool  string
 	buildErr error
 )
 
-// TestMain builds ha and mnode once into a temporary directory when this
+// TestMain builds ha, mnode, wireguard-go and homeip-lab once into a temporary directory when this
 // machine can run the lab at all, and removes them afterwards.
 func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
@@ -34,6 +37,13 @@ func runMain(m *testing.M) int {
 			defer os.RemoveAll(dir)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 			bin, buildErr = handoverbench.Build(ctx, dir)
+			if buildErr == nil {
+				labTool = filepath.Join(dir, "homeip-lab")
+				out, err := exec.CommandContext(ctx, "go", "build", "-o", labTool, "github.com/homeip/homeip/internal/cmd/homeip-lab").CombinedOutput()
+				if err != nil {
+					buildErr = fmt.Errorf("go build homeip-lab: %w: %s", err, out)
+				}
+			}
 			cancel()
 		}
 	} else {

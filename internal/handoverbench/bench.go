@@ -46,7 +46,8 @@ type Config struct {
 	Dir string
 	// Logger receives lab and deployment messages; nil discards them.
 	Logger *slog.Logger
-	// Progress receives one line per measured move; nil for none.
+	// Progress receives one line per measured move; nil for none. Paths
+	// running at once write to it one line at a time.
 	Progress io.Writer
 }
 
@@ -94,7 +95,20 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Progress == nil {
 		c.Progress = io.Discard
 	}
+	c.Progress = &lockedWriter{w: c.Progress}
 	return c, nil
+}
+
+// lockedWriter serialises writes of the paths that run at once.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }
 
 // MoveResult is one measured move.

@@ -29,7 +29,8 @@ type demoOptions struct {
 
 // demoMove is one move of the demo and what it cost.
 type demoMove struct {
-	name  string
+	name  string // what happens
+	short string // for the account
 	at    time.Time
 	do    func(context.Context) error
 	pause time.Duration // live estimate (longest pause between reads)
@@ -84,7 +85,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if opt.Baseline {
 		fmt.Fprintf(out, "%d. Without homeip: cn streams to mn over plain routing (mn dialled out through the Wi-Fi NAT);\n", step)
 		fmt.Fprintln(out, "   after 2 s mn walks out of Wi-Fi onto cellular.")
-		c, err := baselineOnce(ctx, lab, streamprobe.RoleRecv, baselineOptions{Interval: opt.Interval, Progress: out})
+		bopt := baselineOptions{Interval: opt.Interval, Progress: out}
+		bopt.defaults()
+		c, err := baselineOnce(ctx, lab, streamprobe.RoleRecv, bopt)
 		if err != nil {
 			fmt.Fprintln(stderr, "homeip-lab demo:", err)
 			return exitFailed
@@ -135,8 +138,8 @@ func demoStream(ctx context.Context, out io.Writer, h *handoverbench.HomeIP, opt
 	fmt.Fprintf(out, "   cn sees the connection coming from %v — the VIP, not a NAT's address.\n", s.PeerSeen)
 	began := time.Now()
 	moves := []*demoMove{
-		{name: "Wi-Fi → cellular (wlan0 loses its address and goes down; wwan0 comes up behind two NATs)", do: lab.MoveToCell},
-		{name: "cellular → Wi-Fi (wwan0 goes away; wlan0 comes back)", do: lab.MoveToWifi},
+		{name: "Wi-Fi → cellular (wlan0 loses its address and goes down; wwan0 comes up behind two NATs)", short: "Wi-Fi → cellular", do: lab.MoveToCell},
+		{name: "cellular → Wi-Fi (wwan0 goes away; wlan0 comes back)", short: "cellular → Wi-Fi", do: lab.MoveToWifi},
 	}
 	live := func(d time.Duration) error { return demoLive(ctx, out, h, s, began, d) }
 	if err := live(opt.Dwell); err != nil {
@@ -180,8 +183,9 @@ func demoLive(ctx context.Context, out io.Writer, h *handoverbench.HomeIP, s *ha
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case now := <-tick.C:
+		case <-tick.C:
 			st, err := h.Status(ctx)
+			now := time.Now()
 			link := st.Interface
 			if err != nil {
 				link = "?"
@@ -222,7 +226,7 @@ func demoAccount(out io.Writer, h *handoverbench.HomeIP, r handoverbench.StreamR
 				gap = fmt.Sprintf("no pause over %.0f ms in delivery", r.Recv.GapThresholdMS)
 			}
 		}
-		fmt.Fprintf(out, "   move %d           %-40.40s %s\n", i+1, m.name, gap)
+		fmt.Fprintf(out, "   move %d           %-18s %s\n", i+1, m.short, gap)
 	}
 	if r.Send != nil && r.Recv != nil {
 		fmt.Fprintf(out, "   bytes            cn sent %d, mn received %d (%d records)\n", r.Send.Bytes, r.Recv.Bytes, r.Recv.Records)
