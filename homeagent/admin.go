@@ -102,6 +102,28 @@ func (s *Server) AddDevice(name string) (adminapi.AddDeviceResult, error) {
 	return adminapi.AddDeviceResult{Device: s.view(d), Token: tok, Expires: exp}, nil
 }
 
+// NewToken implements adminapi.Backend: another one-time token for an
+// existing, unrevoked device. Redeeming it binds new keys to the device,
+// which keeps its id and VIPs.
+func (s *Server) NewToken(name string) (adminapi.AddDeviceResult, error) {
+	d, err := s.device(name)
+	if err != nil {
+		return adminapi.AddDeviceResult{}, err
+	}
+	if !d.revoked.IsZero() {
+		return adminapi.AddDeviceResult{}, fmt.Errorf("%w: device %q is revoked", adminapi.ErrConflict, name)
+	}
+	if len(s.cfg.PublicAddrs) == 0 {
+		return adminapi.AddDeviceResult{}, fmt.Errorf("%w: no public address to put in the token: start ha with --public-addr", adminapi.ErrConflict)
+	}
+	tok, exp, err := s.newToken(d.id, s.now())
+	if err != nil {
+		return adminapi.AddDeviceResult{}, err
+	}
+	s.log.Info("enrolment token issued", "device", d.name, "id", d.id, "token_expires", exp)
+	return adminapi.AddDeviceResult{Device: s.view(d), Token: tok, Expires: exp}, nil
+}
+
 // newToken stores a fresh one-time token for device id and returns its
 // printable form.
 func (s *Server) newToken(id string, now time.Time) (string, time.Time, error) {

@@ -214,7 +214,17 @@ func (s *Server) enroll(ctx context.Context, ss *session, m *binding.Enroll) *bi
 		s.log.Error("enrolment failed", "err", err)
 		return status(binding.StatusInternal)
 	}
+	old, _ := s.idx.byIDCopy(dev.ID)
 	d := s.idx.put(dev)
+	if !old.wg.IsZero() && old.wg != d.wg {
+		// Re-enrolment with new keys: the old peer and binding go.
+		s.cache.Remove(s.now(), d.id)
+		s.removePeer(old, "re-enrolled")
+		if old.static {
+			s.static.set(d.id, false)
+			s.idx.setStatic(d.id, false)
+		}
+	}
 	s.m.enrolments.With(statusLabel(binding.StatusAccepted)).Inc()
 	s.log.Info("device enrolled", "device", d.name, "id", d.id, "hostname", m.Hostname, "remote", ss.remote())
 	return &binding.EnrollAck{Status: binding.StatusAccepted, DeviceID: d.id, DeviceName: d.name}

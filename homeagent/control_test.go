@@ -310,6 +310,37 @@ func mustID(t *testing.T, h *testHA, name string) string {
 	return d.ID
 }
 
+// TestReenrol gives an enrolled device a new token: the new keys take over
+// and the device keeps its VIPs.
+func TestReenrol(t *testing.T) {
+	h := startHA(t, t.TempDir(), labConfig(""), nil)
+	oldDev := newDevice(t)
+	c, _ := h.enrol("phone", oldDev)
+	first := c.register(oldDev)
+	c.bind(1)
+	res, err := h.admin.NewToken("phone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := binding.ParseToken(res.Token)
+	newDev := newDevice(t)
+	x := h.dial(newDev)
+	x.send(&binding.Enroll{Token: tok.Secret, WGPublicKey: newDev.wg.PublicKey()})
+	if a := recvAs[*binding.EnrollAck](x); a.Status != binding.StatusAccepted {
+		t.Fatalf("re-enrol %+v", a)
+	}
+	if _, ok := h.dp.Peer(oldDev.wg.PublicKey()); ok {
+		t.Fatal("old key's peer still live")
+	}
+	if a := x.register(newDev); a.Status != binding.StatusAccepted || a.VIP4 != first.VIP4 || a.VIP6 != first.VIP6 {
+		t.Fatalf("register with new keys %+v, first %+v", a, first)
+	}
+	y := h.dial(oldDev)
+	if a := y.register(oldDev); a.Status != binding.StatusUnauthorized {
+		t.Fatalf("old key still accepted: %+v", a)
+	}
+}
+
 func TestRevoke(t *testing.T) {
 	h := startHA(t, t.TempDir(), labConfig(""), nil)
 	dev := newDevice(t)

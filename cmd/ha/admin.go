@@ -39,7 +39,7 @@ func admin(args []string, out, errOut io.Writer) int {
 	if err != nil {
 		return 2
 	}
-	want := map[string]int{"device add": 1, "device list": 0, "device show": 1, "device revoke": 1, "device rename": 2,
+	want := map[string]int{"device add": 1, "device token": 1, "device list": 0, "device show": 1, "device revoke": 1, "device rename": 2,
 		"device reserve": 2, "device export": 1, "binding list": 0, "pool show": 0, "drain": 0}
 	n, ok := want[cmd]
 	if !ok {
@@ -56,6 +56,14 @@ func admin(args []string, out, errOut io.Writer) int {
 	case "device add":
 		var r adminapi.AddDeviceResult
 		r, err = c.AddDevice(pos[0])
+		if err == nil && !*asJSON {
+			fmt.Fprintln(out, r.Token)
+			return 0
+		}
+		v = r
+	case "device token":
+		var r adminapi.AddDeviceResult
+		r, err = c.NewToken(pos[0])
 		if err == nil && !*asJSON {
 			fmt.Fprintln(out, r.Token)
 			return 0

@@ -6,6 +6,7 @@
 //	         [--tunnel6 ADDR] [--route PREFIX]... [--dns-zone ZONE] [--metrics ADDR]
 //	         [--public-addr ADDR]... (and every other setting of deploy/ha.example.toml)
 //	ha device add NAME           create a device, print its one-time enrolment token
+//	ha device token NAME         another token for an existing device (re-enrolment, keeps its VIPs)
 //	ha device list               list devices
 //	ha device show NAME          one device
 //	ha device revoke NAME        remove its peer, close its connection, refuse it
@@ -34,6 +35,7 @@ import (
 const usage = `usage:
   ha serve [--config FILE] [flags]     run the home agent (ha serve -h for flags)
   ha device add NAME                   create a device and print its enrolment token
+  ha device token NAME                 another token for an existing device (keeps its VIPs)
   ha device list | show NAME | revoke NAME | rename NAME NEW | reserve NAME ADDR | export NAME
   ha binding list
   ha pool show

@@ -22,6 +22,10 @@ func (f *fakeBackend) AddDevice(name string) (AddDeviceResult, error) {
 	f.devices[name] = Device{Name: name, State: "pending"}
 	return AddDeviceResult{Device: f.devices[name], Token: "hip1-x"}, nil
 }
+func (f *fakeBackend) NewToken(name string) (AddDeviceResult, error) {
+	d, err := f.Device(name)
+	return AddDeviceResult{Device: d, Token: "hip1-y"}, err
+}
 func (f *fakeBackend) Devices() ([]Device, error) {
 	var out []Device
 	for _, d := range f.devices {
@@ -72,6 +76,9 @@ func TestRoundTrip(t *testing.T) {
 	c := NewClient(sock)
 	if r, err := c.AddDevice("cam"); err != nil || r.Token != "hip1-x" {
 		t.Fatalf("%+v %v", r, err)
+	}
+	if r, err := c.NewToken("cam"); err != nil || r.Token != "hip1-y" {
+		t.Fatalf("new token %+v %v", r, err)
 	}
 	if _, err := c.AddDevice("cam"); !errors.Is(err, ErrConflict) {
 		t.Fatalf("conflict: %v", err)

@@ -94,6 +94,12 @@ func (c *Client) AddDevice(name string) (r AddDeviceResult, err error) {
 	return r, err
 }
 
+// NewToken issues another enrolment token for an existing device.
+func (c *Client) NewToken(name string) (r AddDeviceResult, err error) {
+	err = c.do("POST", "/v1/devices/"+esc(name)+"/token", struct{}{}, &r)
+	return r, err
+}
+
 // Devices lists every device.
 func (c *Client) Devices() (r []Device, err error) {
 	err = c.do("GET", "/v1/devices", nil, &r)

@@ -9,6 +9,7 @@
 //	POST /v1/devices                  {"name"}          → AddDeviceResult
 //	GET  /v1/devices                                    → []Device
 //	GET  /v1/devices/{name}                             → Device
+//	POST /v1/devices/{name}/token                       → AddDeviceResult
 //	POST /v1/devices/{name}/revoke                      → Device
 //	POST /v1/devices/{name}/rename    {"new_name"}      → Device
 //	POST /v1/devices/{name}/reserve   {"addr"}          → Device
@@ -113,6 +114,9 @@ type DrainResult struct {
 // ErrNotFound, ErrConflict or ErrInvalid where those apply.
 type Backend interface {
 	AddDevice(name string) (AddDeviceResult, error)
+	// NewToken issues another enrolment token for an existing device
+	// (re-enrolment: a new phone keeps the device's VIPs).
+	NewToken(name string) (AddDeviceResult, error)
 	Devices() ([]Device, error)
 	Device(name string) (Device, error)
 	RevokeDevice(name string) (Device, error)
