@@ -270,7 +270,7 @@ func (s *Server) Bindings() ([]adminapi.Binding, error) {
 			stats[p.PublicKey] = p
 		}
 	}
-	var out []adminapi.Binding
+	out := []adminapi.Binding{}
 	s.cache.Range(func(b binding.Binding) bool {
 		d, ok := s.idx.byIDCopy(b.Device)
 		if !ok {
@@ -299,7 +299,7 @@ func (s *Server) Bindings() ([]adminapi.Binding, error) {
 
 // Pool implements adminapi.Backend.
 func (s *Server) Pool() ([]adminapi.PoolPrefix, error) {
-	var out []adminapi.PoolPrefix
+	out := []adminapi.PoolPrefix{}
 	for _, fam := range s.pool.Utilisation() {
 		for _, p := range fam.Prefixes {
 			out = append(out, adminapi.PoolPrefix{Prefix: p.Prefix, Capacity: p.Capacity, Leased: p.Leased,
