@@ -82,13 +82,13 @@ type shard struct {
 	_    [40]byte           // keep neighbouring locks off one cache line
 }
 
-// record is one device's binding; its expiry time is kept in the shard's
-// heap. Times are Unix nanoseconds.
+// record is one device's binding. Times are Unix nanoseconds.
 type record struct {
 	device  string
 	entries []entry // sorted by BID
-	tat     int64   // rate limiter: theoretical arrival time (GCRA)
-	heapIdx int32
+	expires int64
+	tat     int64  // rate limiter: theoretical arrival time (GCRA)
+	gen     uint32 // generation of its current expiry heap item
 	seq     uint16
 	primary int8 // index into entries, -1 if none is observed
 }
@@ -176,8 +176,8 @@ type Binding struct {
 	Entries []Entry
 }
 
-func (r *record) snapshot(expires int64) Binding {
-	b := Binding{Device: r.device, Sequence: r.seq, Expires: time.Unix(0, expires), Entries: make([]Entry, len(r.entries))}
+func (r *record) snapshot() Binding {
+	b := Binding{Device: r.device, Sequence: r.seq, Expires: time.Unix(0, r.expires), Entries: make([]Entry, len(r.entries))}
 	for i, e := range r.entries {
 		b.Entries[i] = Entry{BID: e.bid, Kind: e.kind, Priority: e.priority, Observed: e.observed, Local: e.local, Primary: i == int(r.primary)}
 		if e.lastSeen != 0 {
@@ -200,7 +200,7 @@ func (c *Cache) Lookup(device string) (Binding, bool) {
 	if !ok {
 		return Binding{}, false
 	}
-	return r.snapshot(s.heap.expiry(r)), true
+	return r.snapshot(), true
 }
 
 // Len returns the number of bindings.
@@ -225,7 +225,7 @@ func (c *Cache) Range(f func(Binding) bool) {
 		s.mu.Lock()
 		batch = batch[:0]
 		for _, r := range s.m {
-			batch = append(batch, r.snapshot(s.heap.expiry(r)))
+			batch = append(batch, r.snapshot())
 		}
 		s.mu.Unlock()
 		for _, b := range batch {
@@ -257,7 +257,7 @@ func (c *Cache) dropLocked(s *shard, r *record, now time.Time, kind EventKind) {
 		prev = r.entries[r.primary].observed
 	}
 	delete(s.m, r.device)
-	s.heap.remove(r)
+	r.gen++ // its queued heap items are garbage now
 	c.emit(Event{Kind: kind, Device: r.device, Time: now, Sequence: r.seq, Previous: prev})
 }
 
@@ -269,7 +269,7 @@ func (c *Cache) emit(ev Event) {
 
 // Expire removes every binding whose lifetime ended at or before now,
 // emitting EventExpired for each, and returns how many it removed. It
-// looks only at the head of each shard's expiry heap.
+// looks only at the head of each shard's expiry heap (see expiryHeap).
 func (c *Cache) Expire(now time.Time) int {
 	t := now.UnixNano()
 	n := 0
@@ -277,16 +277,28 @@ func (c *Cache) Expire(now time.Time) int {
 		s := &c.shards[i]
 		s.mu.Lock()
 		for len(s.heap) > 0 && s.heap[0].expires <= t {
-			c.dropLocked(s, s.heap[0].r, now, EventExpired)
-			n++
+			it := s.heap[0]
+			switch r := it.r; {
+			case it.gen != r.gen: // superseded or removed
+				s.heap.pop()
+			case r.expires > t: // refreshed since queued
+				s.heap.requeueTop(r.expires)
+			default:
+				s.heap.pop()
+				c.dropLocked(s, r, now, EventExpired)
+				n++
+			}
 		}
 		s.mu.Unlock()
 	}
 	return n
 }
 
-// NextExpiry returns the earliest expiry time in the cache, for a caller
-// that schedules Expire itself instead of using Run.
+// NextExpiry returns when Expire may next have work, for a caller that
+// schedules Expire itself instead of using Run. It is never later than
+// the earliest expiry in the cache but may be earlier (the heap is lazy:
+// a refreshed binding's old time still counts until Expire re-queues it),
+// so the caller calls Expire then and asks again.
 func (c *Cache) NextExpiry() (time.Time, bool) {
 	var next int64
 	found := false

@@ -89,7 +89,7 @@ func (c *Cache) ApplyInto(ack *BindingAck, now time.Time, device string, bu *Bin
 	var oldBID uint16
 	var oldAddr netip.AddrPort
 	if isNew {
-		r = &record{device: strings.Clone(device), primary: -1, heapIdx: -1}
+		r = &record{device: strings.Clone(device), primary: -1}
 		c.allowLocked(r, t) // the first update counts too
 	} else if r.primary >= 0 {
 		oldBID, oldAddr = r.entries[r.primary].bid, r.entries[r.primary].observed
@@ -118,11 +118,18 @@ func (c *Cache) ApplyInto(ack *BindingAck, now time.Time, device string, bu *Bin
 	}
 	r.primary = int8(choosePrimary(r.entries))
 	r.seq = bu.Sequence
-	if isNew {
+	exp := t + int64(granted)
+	switch {
+	case isNew:
+		r.expires = exp
 		s.m[r.device] = r
-		s.heap.push(r, t+int64(granted))
-	} else {
-		s.heap.set(r, t+int64(granted))
+		s.heap.push(r, exp)
+	case exp < r.expires: // shortened: queue the earlier time
+		r.gen++
+		r.expires = exp
+		s.heap.push(r, exp)
+	default: // extended: the queued item is early and gets re-queued
+		r.expires = exp
 	}
 
 	p := &r.entries[r.primary] // the Via entry is observed, so there is one

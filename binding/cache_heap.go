@@ -1,24 +1,25 @@
 package binding
 
-// expiryHeap is a binary min-heap of records by expiry time. Each record
-// knows its index (heapIdx) so a refresh re-sorts it in O(log n) and the
-// sweep looks only at the head: expiring k bindings costs O(k log n),
-// never a scan of all bindings. The expiry time is stored in the heap
-// array itself, so sifting compares without touching the records (a
-// refresh sifts a binding to the bottom of a heap of thousands; following
-// pointers there would be a cache miss per level). The shard's lock
-// guards it.
+// expiryHeap is a binary min-heap of expiry times, one per shard. Expire
+// looks only at its head, so expiring k bindings costs O(k log n), never a
+// scan of all bindings.
+//
+// It is lazy: a refresh that extends a binding's lifetime — nearly every
+// binding update — only writes the record's own expiry time and leaves
+// the heap alone; when the stale item reaches the head, Expire sees the
+// later time and re-queues it. A refresh that shortens the lifetime, and
+// removing a binding, bump the record's generation, which turns its items
+// already queued into garbage that Expire discards when they come due.
+// So every live record has exactly one current item, whose time is at or
+// before the record's expiry, and a binding update costs no heap work in
+// the common case (sifting a refreshed binding down through a heap of
+// thousands would be a cache miss per level). The shard's lock guards it.
 type expiryHeap []heapItem
 
 type heapItem struct {
 	expires int64 // Unix nanoseconds
 	r       *record
-}
-
-func (h expiryHeap) swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].r.heapIdx = int32(i)
-	h[j].r.heapIdx = int32(j)
+	gen     uint32 // current while equal to r.gen
 }
 
 func (h expiryHeap) up(i int) {
@@ -27,63 +28,48 @@ func (h expiryHeap) up(i int) {
 		if h[i].expires >= h[p].expires {
 			break
 		}
-		h.swap(i, p)
+		h[i], h[p] = h[p], h[i]
 		i = p
 	}
 }
 
-func (h expiryHeap) down(i int) bool {
-	start := i
+func (h expiryHeap) down(i int) {
 	n := len(h)
 	for {
 		l := 2*i + 1
 		if l >= n {
-			break
+			return
 		}
 		j := l
 		if r := l + 1; r < n && h[r].expires < h[l].expires {
 			j = r
 		}
 		if h[j].expires >= h[i].expires {
-			break
+			return
 		}
-		h.swap(i, j)
+		h[i], h[j] = h[j], h[i]
 		i = j
 	}
-	return i > start
 }
 
+// push queues an item for r at its current generation.
 func (h *expiryHeap) push(r *record, expires int64) {
-	r.heapIdx = int32(len(*h))
-	*h = append(*h, heapItem{expires, r})
+	*h = append(*h, heapItem{expires: expires, r: r, gen: r.gen})
 	h.up(len(*h) - 1)
 }
 
-// expiry returns r's expiry time.
-func (h expiryHeap) expiry(r *record) int64 { return h[r.heapIdx].expires }
-
-// set changes r's expiry time and restores the order.
-func (h expiryHeap) set(r *record, expires int64) {
-	i := int(r.heapIdx)
-	h[i].expires = expires
-	if !h.down(i) {
-		h.up(i)
-	}
+// pop removes the head.
+func (h *expiryHeap) pop() {
+	old := *h
+	last := len(old) - 1
+	old[0] = old[last]
+	old[last] = heapItem{}
+	*h = old[:last]
+	h.down(0)
 }
 
-// remove takes r out of the heap.
-func (h *expiryHeap) remove(r *record) {
-	i := int(r.heapIdx)
-	last := len(*h) - 1
-	if i != last {
-		h.swap(i, last)
-	}
-	(*h)[last] = heapItem{}
-	*h = (*h)[:last]
-	if i != last {
-		if !h.down(i) {
-			h.up(i)
-		}
-	}
-	r.heapIdx = -1
+// requeueTop moves the head to a later time.
+func (h expiryHeap) requeueTop(expires int64) {
+	h[0].expires = expires
+	h.down(0)
 }

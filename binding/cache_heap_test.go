@@ -2,58 +2,104 @@ package binding
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
+	"time"
 )
 
-// TestExpiryHeapRandom checks the heap invariant and the records' indexes
-// after random pushes, changes and removals.
-func TestExpiryHeapRandom(t *testing.T) {
+// TestExpiryHeapOrder pushes random times and pops them in order.
+func TestExpiryHeapOrder(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var h expiryHeap
-	var live []*record
-	check := func() {
-		t.Helper()
-		for i, it := range h {
-			if int(it.r.heapIdx) != i {
-				t.Fatalf("record at %d has index %d", i, it.r.heapIdx)
-			}
-			if i > 0 && h[(i-1)/2].expires > it.expires {
-				t.Fatalf("heap order broken at %d", i)
-			}
-		}
-		if len(h) != len(live) {
-			t.Fatalf("heap has %d, want %d", len(h), len(live))
+	var want []int64
+	for range 2000 {
+		e := rng.Int64N(1000)
+		h.push(&record{}, e)
+		want = append(want, e)
+		if rng.IntN(4) == 0 {
+			// move the head later, as Expire does for a refreshed record
+			e := h[0].expires + rng.Int64N(100)
+			i := slices.Index(want, h[0].expires)
+			want[i] = e
+			h.requeueTop(e)
 		}
 	}
-	for range 5000 {
-		switch op := rng.IntN(3); {
-		case op == 0 || len(live) == 0:
-			r := &record{}
-			h.push(r, rng.Int64N(1000))
-			live = append(live, r)
-		case op == 1:
-			r := live[rng.IntN(len(live))]
-			h.set(r, rng.Int64N(1000))
-			if h.expiry(r) != h[r.heapIdx].expires {
-				t.Fatal("expiry mismatch")
-			}
-		default:
-			i := rng.IntN(len(live))
-			h.remove(live[i])
-			if live[i].heapIdx != -1 {
-				t.Fatal("removed record keeps an index")
-			}
-			live = append(live[:i], live[i+1:]...)
+	slices.Sort(want)
+	for i, w := range want {
+		if h[0].expires != w {
+			t.Fatalf("pop %d: %d, want %d", i, h[0].expires, w)
 		}
-		check()
+		h.pop()
 	}
-	// Popping everything yields non-decreasing times.
-	last := int64(-1)
-	for len(h) > 0 {
-		if h[0].expires < last {
-			t.Fatal("pop order")
+	if len(h) != 0 {
+		t.Fatal("items left")
+	}
+}
+
+// TestExpiryLazyHeap exercises the cases the lazy heap must get right:
+// extended, shortened, removed and re-added bindings.
+func TestExpiryLazyHeap(t *testing.T) {
+	c, rec := newTestCache(t, Config{})
+	at := func(sec int) time.Time { return t0.Add(time.Duration(sec) * time.Second) }
+	bu := func(seq uint16, life int) *BindingUpdate {
+		u := update(seq, bidWiFi, wifiEntry(1))
+		u.Lifetime = time.Duration(life) * time.Second
+		return u
+	}
+	// Extended twice: expires at the last time only.
+	mustApply(t, c, at(0), "ext", bu(1, 10), wifiAddr)
+	mustApply(t, c, at(5), "ext", bu(2, 10), wifiAddr)
+	mustApply(t, c, at(9), "ext", bu(3, 10), wifiAddr)
+	// Shortened: 100 s, then 10 s, then extended to 50 s from t=5.
+	mustApply(t, c, at(0), "short", bu(1, 100), wifiAddr)
+	mustApply(t, c, at(0), "short", bu(2, 10), wifiAddr)
+	mustApply(t, c, at(5), "short", bu(3, 50), wifiAddr)
+	// Removed, then added again with a longer lifetime: the old item must
+	// not expire the new binding.
+	mustApply(t, c, at(0), "readd", bu(1, 10), wifiAddr)
+	c.Remove(at(1), "readd")
+	mustApply(t, c, at(2), "readd", bu(1, 30), wifiAddr)
+	rec.take()
+
+	expired := func(sec int) []string {
+		c.Expire(at(sec))
+		var ds []string
+		for _, e := range rec.take() {
+			if e.Kind != EventExpired {
+				t.Fatalf("unexpected event %+v", e)
+			}
+			ds = append(ds, e.Device)
 		}
-		last = h[0].expires
-		h.remove(h[0].r)
+		slices.Sort(ds)
+		return ds
+	}
+	steps := []struct {
+		sec  int
+		want []string
+	}{
+		{10, nil},
+		{18, nil},
+		{19, []string{"ext"}},
+		{31, nil},
+		{32, []string{"readd"}},
+		{54, nil},
+		{55, []string{"short"}},
+		{1000, nil},
+	}
+	for _, s := range steps {
+		if got := expired(s.sec); !slices.Equal(got, s.want) {
+			t.Fatalf("at %d s: expired %v, want %v", s.sec, got, s.want)
+		}
+		if next, ok := c.NextExpiry(); ok && next.Before(at(s.sec)) {
+			t.Fatalf("at %d s: NextExpiry %v is in the past", s.sec, next)
+		}
+	}
+	if c.Len() != 0 {
+		t.Fatalf("len %d", c.Len())
+	}
+	for i := range c.shards {
+		if n := len(c.shards[i].heap); n != 0 {
+			t.Fatalf("shard %d keeps %d heap items", i, n)
+		}
 	}
 }
