@@ -238,6 +238,8 @@ func (c *Cache) Range(f func(Binding) bool) {
 
 // Remove deletes the device's binding (deregistration by the home agent,
 // revocation) and reports whether there was one. It emits EventRemoved.
+// The record's memory is released when its queued expiry time passes and
+// Expire discards the item.
 func (c *Cache) Remove(now time.Time, device string) bool {
 	s := c.shard(device)
 	s.mu.Lock()
