@@ -322,7 +322,9 @@ func (s *Server) Drain() (adminapi.DrainResult, error) {
 	s.draining = true
 	var all []*session
 	for ss := range s.conns {
-		all = append(all, ss)
+		if ss.device != "" { // registered; read under s.mu
+			all = append(all, ss)
+		}
 	}
 	s.mu.Unlock()
 	var msg binding.Message = &binding.Deregister{Status: binding.StatusUnavailable, Reason: "home agent draining"}
@@ -336,9 +338,6 @@ func (s *Server) Drain() (adminapi.DrainResult, error) {
 		res.Target = s.cfg.DrainTo[0].String()
 	}
 	for _, ss := range all {
-		if ss.device == "" {
-			continue
-		}
 		if err := ss.write(msg); err == nil {
 			res.Switched++
 		}
