@@ -314,6 +314,16 @@ func (s *Server) Pool() ([]adminapi.PoolPrefix, error) {
 // Deregister saying the home agent is unavailable), new registrations are
 // refused, and the home agent shuts down shortly after.
 func (s *Server) Drain() (adminapi.DrainResult, error) {
+	var msg binding.Message = &binding.Deregister{Status: binding.StatusUnavailable, Reason: "home agent draining"}
+	res := adminapi.DrainResult{}
+	if len(s.cfg.DrainTo) > 0 {
+		fp, err := binding.ParseFingerprint(s.cfg.DrainFingerprint)
+		if err != nil {
+			return res, fmt.Errorf("%w: drain fingerprint: %v", adminapi.ErrInvalid, err)
+		}
+		msg = &binding.Switch{Addrs: s.cfg.DrainTo, Fingerprint: fp, Reason: binding.SwitchShutdown, Deadline: drainGrace}
+		res.Target = s.cfg.DrainTo[0].String()
+	}
 	s.mu.Lock()
 	if s.draining {
 		s.mu.Unlock()
@@ -327,16 +337,6 @@ func (s *Server) Drain() (adminapi.DrainResult, error) {
 		}
 	}
 	s.mu.Unlock()
-	var msg binding.Message = &binding.Deregister{Status: binding.StatusUnavailable, Reason: "home agent draining"}
-	res := adminapi.DrainResult{}
-	if len(s.cfg.DrainTo) > 0 {
-		fp, err := binding.ParseFingerprint(s.cfg.DrainFingerprint)
-		if err != nil {
-			return res, fmt.Errorf("%w: drain fingerprint: %v", adminapi.ErrInvalid, err)
-		}
-		msg = &binding.Switch{Addrs: s.cfg.DrainTo, Fingerprint: fp, Reason: binding.SwitchShutdown, Deadline: drainGrace}
-		res.Target = s.cfg.DrainTo[0].String()
-	}
 	for _, ss := range all {
 		if err := ss.write(msg); err == nil {
 			res.Switched++
