@@ -37,6 +37,9 @@ type Config struct {
 	Quarantine time.Duration
 }
 
+// mapped4 is the IPv4-mapped IPv6 range, never part of an IPv6 pool.
+var mapped4 = netip.MustParsePrefix("::ffff:0:0/96")
+
 // quarantine returns the effective quarantine duration.
 func (c Config) quarantine() time.Duration {
 	switch {
@@ -72,6 +75,9 @@ func (c Config) Validate() error {
 			}
 			if p.Addr().Is4() != fam.is4 {
 				return fmt.Errorf("%w: %v listed under %s", ErrConfig, p, fam.name)
+			}
+			if !fam.is4 && p.Overlaps(mapped4) {
+				return fmt.Errorf("%w: %v overlaps the IPv4-mapped range %v", ErrConfig, p, mapped4)
 			}
 			all = append(all, p)
 		}

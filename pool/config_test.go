@@ -83,6 +83,7 @@ quarantine 12h
 		"neg quarantine":   "quarantine -1h",
 		"twice quarantine": "quarantine 1h\nquarantine 2h",
 		"bad exclude":      "exclude 10.0.0.300",
+		"mapped range":     "v6 ::/64",
 	}
 	for name, text := range bad {
 		if _, err := ParseConfig([]byte(text)); !errors.Is(err, ErrConfig) {

@@ -29,6 +29,17 @@ type devRec struct {
 	refs uint32        // entries naming this device
 }
 
+// akey is an address as a map key: its 16-byte form (IPv4 mapped into
+// ::ffff:0:0/96, which is why IPv6 pool prefixes may not overlap that
+// range). Unlike netip.Addr it holds no pointer, so the garbage collector
+// never scans the big address map.
+type akey [16]byte
+
+func key(a netip.Addr) akey { return a.As16() }
+
+// addr converts a key back.
+func (k akey) addr() netip.Addr { return netip.AddrFrom16(k).Unmap() }
+
 // entry is what the pool knows about one address. Free addresses have no
 // entry. It is 8 bytes so that a million devices fit in little memory.
 type entry struct {
@@ -67,8 +78,8 @@ type Pool struct {
 	mu    sync.Mutex
 	cfg   Config
 	sp    *space
-	addrs map[netip.Addr]entry    // every non-free address
-	until map[netip.Addr]int64    // quarantine expiry (Unix ns) of quarantined entries
+	addrs map[akey]entry          // every non-free address
+	until map[akey]int64          // quarantine expiry (Unix ns) of quarantined entries
 	devs  []devRec                // by devID; devs[0] unused
 	byID  map[string]devID        // interned devices
 	free  []devID                 // reusable devs slots
@@ -86,8 +97,8 @@ func New(cfg Config, opts ...Option) (*Pool, error) {
 	p := &Pool{
 		now:   time.Now,
 		cfg:   cloneConfig(cfg),
-		addrs: make(map[netip.Addr]entry),
-		until: make(map[netip.Addr]int64),
+		addrs: make(map[akey]entry),
+		until: make(map[akey]int64),
 		devs:  make([]devRec, 1),
 		byID:  make(map[string]devID),
 		resv:  make(map[devID][2]netip.Addr),
@@ -166,7 +177,7 @@ func (p *Pool) unrefLocked(d devID) {
 // setLocked replaces the entry of a (deleting it when e.st is zero) and
 // keeps the prefix counters and device references in step.
 func (p *Pool) setLocked(a netip.Addr, e entry) {
-	old, had := p.addrs[a]
+	old, had := p.addrs[key(a)]
 	p.replaceLocked(a, old, had, e)
 }
 
@@ -180,13 +191,13 @@ func (p *Pool) replaceLocked(a netip.Addr, old entry, had bool, e entry) {
 	}
 	if e.st != 0 {
 		p.devs[e.dev].refs++
-		p.addrs[a] = e
+		p.addrs[key(a)] = e
 	} else {
-		delete(p.addrs, a)
+		delete(p.addrs, key(a))
 	}
 	if had {
 		if old.st == stQuarantined && e.st != stQuarantined {
-			delete(p.until, a)
+			delete(p.until, key(a))
 		}
 		p.unrefLocked(old.dev)
 	}
@@ -273,7 +284,7 @@ func (p *Pool) holdLocked(id string, addr netip.Addr) {
 	if cur == addr {
 		return
 	}
-	old, had := p.addrs[addr]
+	old, had := p.addrs[key(addr)]
 	if had {
 		od := old.dev
 		if od != d {
@@ -292,7 +303,7 @@ func (p *Pool) holdLocked(id string, addr netip.Addr) {
 	p.devs[d].held[fi] = addr
 	if cur.IsValid() {
 		// The device moved without the pool seeing the release.
-		e := p.addrs[cur]
+		e := p.addrs[key(cur)]
 		e.st &^= stHeld
 		p.setLocked(cur, e)
 	}
@@ -311,7 +322,7 @@ func (p *Pool) Release(id string, addr netip.Addr, at time.Time) {
 }
 
 func (p *Pool) releaseLocked(d devID, addr netip.Addr, at time.Time) {
-	e, ok := p.addrs[addr]
+	e, ok := p.addrs[key(addr)]
 	if !ok || e.dev != d || e.st&stHeld == 0 {
 		return
 	}
@@ -329,13 +340,13 @@ func (p *Pool) releaseLocked(d devID, addr netip.Addr, at time.Time) {
 func (p *Pool) quarantineLocked(d devID, addr netip.Addr, until int64) {
 	fi := famIndex(addrFamily(addr))
 	p.setLocked(addr, entry{dev: d, st: stQuarantined})
-	p.until[addr] = until
+	p.until[key(addr)] = until
 	heap.Push(&p.qheap[fi], qItem{addr: addr, until: until})
 	// The device's index points at its latest release (ties: the lower
 	// address), whatever the order in which releases are reported.
 	if cur := p.quar[d][fi]; cur.IsValid() && cur != addr {
-		if e, ok := p.addrs[cur]; ok && e.dev == d && e.st == stQuarantined {
-			if u := p.until[cur]; u > until || u == until && cur.Less(addr) {
+		if e, ok := p.addrs[key(cur)]; ok && e.dev == d && e.st == stQuarantined {
+			if u := p.until[key(cur)]; u > until || u == until && cur.Less(addr) {
 				return
 			}
 		}
@@ -360,7 +371,7 @@ func (p *Pool) Quarantine(id string, addr netip.Addr, released time.Time) {
 	if !until.After(p.now()) {
 		return
 	}
-	if e, ok := p.addrs[addr]; ok {
+	if e, ok := p.addrs[key(addr)]; ok {
 		if e.st&(stHeld|stReserved) != 0 {
 			return
 		}
@@ -396,7 +407,7 @@ func (p *Pool) ForgetDevice(id string, at time.Time) {
 func (p *Pool) Holder(addr netip.Addr) (string, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	e, ok := p.addrs[addr]
+	e, ok := p.addrs[key(addr)]
 	if !ok || e.st&stHeld == 0 {
 		return "", false
 	}

@@ -403,9 +403,10 @@ func checkInternals(t *testing.T, p *Pool, step int, op string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	refs := map[devID]uint32{}
-	for a, e := range p.addrs {
+	for k, e := range p.addrs {
+		a := k.addr()
 		refs[e.dev]++
-		_, hasUntil := p.until[a]
+		_, hasUntil := p.until[key(a)]
 		if (e.st == stQuarantined) != hasUntil {
 			t.Fatalf("step %d (%s): %v state %d, until recorded %v", step, op, a, e.st, hasUntil)
 		}
@@ -434,14 +435,14 @@ func checkInternals(t *testing.T, p *Pool, step int, op string) {
 	}
 	for d, v := range p.resv {
 		for _, a := range v {
-			if a.IsValid() && (p.addrs[a].dev != d || p.addrs[a].st&stReserved == 0) {
+			if a.IsValid() && (p.addrs[key(a)].dev != d || p.addrs[key(a)].st&stReserved == 0) {
 				t.Fatalf("step %d (%s): reservation index %v of %d stale", step, op, a, d)
 			}
 		}
 	}
 	for d, v := range p.quar {
 		for _, a := range v {
-			if a.IsValid() && (p.addrs[a].dev != d || p.addrs[a].st != stQuarantined) {
+			if a.IsValid() && (p.addrs[key(a)].dev != d || p.addrs[key(a)].st != stQuarantined) {
 				t.Fatalf("step %d (%s): quarantine index %v of %d stale", step, op, a, d)
 			}
 		}

@@ -47,7 +47,7 @@ func (p *Pool) Propose(id string, fam Family) (netip.Addr, error) {
 	p.expireLocked(now)
 	if d := p.lookupLocked(id); d != 0 { // expiry may have freed it
 		if a := p.quar[d][fi]; a.IsValid() {
-			if e, ok := p.addrs[a]; ok && e.dev == d && e.st == stQuarantined {
+			if e, ok := p.addrs[key(a)]; ok && e.dev == d && e.st == stQuarantined {
 				return a, nil
 			}
 		}
@@ -111,7 +111,7 @@ func (p *Pool) freeLocked(ps *prefixState, a netip.Addr, id string, avoidPending
 	if ok, _ := p.sp.usable(ps, a); !ok {
 		return false, netip.Addr{}
 	}
-	if _, taken := p.addrs[a]; taken {
+	if _, taken := p.addrs[key(a)]; taken {
 		return false, netip.Addr{}
 	}
 	if avoidPending {

@@ -34,8 +34,8 @@ func (h *qHeap) Pop() any {
 
 // liveLocked reports whether the item still describes a quarantine.
 func (p *Pool) liveLocked(it qItem) (entry, bool) {
-	e, ok := p.addrs[it.addr]
-	return e, ok && e.st == stQuarantined && p.until[it.addr] == it.until
+	e, ok := p.addrs[key(it.addr)]
+	return e, ok && e.st == stQuarantined && p.until[key(it.addr)] == it.until
 }
 
 // expireLocked frees every quarantined address whose time is over and

@@ -21,7 +21,8 @@ func (p *Pool) Reconfigure(cfg Config) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var affected []Affected
-	for a, e := range p.addrs {
+	for k, e := range p.addrs {
+		a := k.addr()
 		if e.st&(stHeld|stReserved) == 0 {
 			continue
 		}
@@ -40,7 +41,8 @@ func (p *Pool) Reconfigure(cfg Config) error {
 	}
 	p.cfg, p.sp = cfg, sp
 	p.qheap = [2]qHeap{}
-	for a, e := range p.addrs {
+	for k, e := range p.addrs {
+		a := k.addr()
 		ps := sp.prefixOf(a)
 		usable := ps != nil
 		if usable {
@@ -48,14 +50,14 @@ func (p *Pool) Reconfigure(cfg Config) error {
 		}
 		if !usable { // only quarantined entries can get here
 			clearIndex(p.quar, e.dev, famIndex(addrFamily(a)), a)
-			delete(p.addrs, a)
-			delete(p.until, a)
+			delete(p.addrs, key(a))
+			delete(p.until, key(a))
 			p.unrefLocked(e.dev)
 			continue
 		}
 		count(ps, e.st, 1)
 		if e.st == stQuarantined {
-			p.qheap[famIndex(addrFamily(a))] = append(p.qheap[famIndex(addrFamily(a))], qItem{addr: a, until: p.until[a]})
+			p.qheap[famIndex(addrFamily(a))] = append(p.qheap[famIndex(addrFamily(a))], qItem{addr: a, until: p.until[key(a)]})
 		}
 	}
 	for fi := range p.qheap {

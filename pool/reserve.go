@@ -20,7 +20,7 @@ func (p *Pool) checkReservationLocked(d devID, addr netip.Addr) error {
 	if err := p.checkLocked(addr); err != nil {
 		return err
 	}
-	if e, ok := p.addrs[addr]; ok && e.dev != d && e.st&(stHeld|stReserved) != 0 {
+	if e, ok := p.addrs[key(addr)]; ok && e.dev != d && e.st&(stHeld|stReserved) != 0 {
 		return &ConflictError{Addr: addr, Holder: p.devs[e.dev].id, Reserved: e.st&stHeld == 0}
 	}
 	return nil
@@ -50,7 +50,7 @@ func (p *Pool) Reserve(id string, addr netip.Addr) error {
 	if h.IsValid() && h != addr {
 		p.releaseLocked(d, h, p.now())
 	}
-	if e, ok := p.addrs[addr]; ok {
+	if e, ok := p.addrs[key(addr)]; ok {
 		clearIndex(p.quar, e.dev, fi, addr)
 	}
 	st := stReserved
@@ -75,7 +75,7 @@ func (p *Pool) Unreserve(id string, addr netip.Addr) {
 }
 
 func (p *Pool) unreserveLocked(d devID, addr netip.Addr) {
-	e, ok := p.addrs[addr]
+	e, ok := p.addrs[key(addr)]
 	if !ok || e.dev != d || e.st&stReserved == 0 {
 		return
 	}
