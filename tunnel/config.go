@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-
-	"github.com/vishvananda/netlink"
 )
 
 // DefaultMTU is the interface MTU when Config.MTU is zero: 1500 minus the
@@ -39,8 +37,10 @@ type Config struct {
 	// Routes are routed into the interface through netlink.
 	Routes []netip.Prefix
 	// Netlink is the handle used for interface configuration; nil means a
-	// new handle for the network namespace of the calling thread.
-	Netlink *netlink.Handle
+	// new handle for the network namespace of the calling thread. On Linux
+	// NetlinkHandle is netlink.Handle; elsewhere (Android, iOS) there is
+	// no netlink and the field is ignored.
+	Netlink *NetlinkHandle
 	// SocketHook, when set, is called with every UDP socket descriptor the
 	// Device opens, before it is bound (Android VpnService.protect). An
 	// error fails the open.
