@@ -34,12 +34,20 @@
 // so this package does not import the pool (DESIGN.md: store imports no
 // other homeip package).
 //
+// Quarantine records are kept until PurgeQuarantine removes them; the home
+// agent calls it now and then with now minus the pool's quarantine, since
+// the pool ignores records older than that anyway.
+//
 // # Implementations
 //
 // store/bboltstore is the embedded default (one bbolt file). Every
 // implementation must pass the behavioural suite in store/storetest
 // (storetest.Run), which is how a later etcd implementation proves it
-// behaves the same.
+// behaves the same. The interface is shaped for that: every mutation is
+// one atomic step keyed by device id and address (an etcd transaction
+// comparing the address key's revision, or a bbolt transaction), lookups
+// by secondary key are exact-match indexes, and Walk is a consistent
+// snapshot (bbolt read transaction; etcd range reads at one revision).
 //
 // Implementations are safe for concurrent use. After Close every method
 // returns an error satisfying errors.Is(err, net.ErrClosed).
