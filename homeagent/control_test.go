@@ -301,6 +301,31 @@ func TestRejections(t *testing.T) {
 	})
 }
 
+func TestRateLimited(t *testing.T) {
+	cfg := labConfig("")
+	cfg.UpdateRate = 2 // burst 4; the fake clock never refills
+	h := startHA(t, t.TempDir(), cfg, nil)
+	dev := newDevice(t)
+	c, _ := h.enrol("chatty", dev)
+	c.register(dev)
+	for seq := uint16(1); seq <= 4; seq++ {
+		if a := c.bind(seq); a.Status != binding.StatusAccepted {
+			t.Fatalf("seq %d: %+v", seq, a)
+		}
+	}
+	before := snap(t, h)
+	if a := c.bind(5); a.Status != binding.StatusRateLimited || a.Sequence != 4 {
+		t.Fatalf("ack %+v", a)
+	}
+	if after := snap(t, h); after != before {
+		t.Fatal("state changed")
+	}
+	h.clock.Advance(time.Second)
+	if a := c.bind(5); a.Status != binding.StatusAccepted {
+		t.Fatalf("after refill %+v", a)
+	}
+}
+
 func mustID(t *testing.T, h *testHA, name string) string {
 	t.Helper()
 	d, err := h.admin.Device(name)

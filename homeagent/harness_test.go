@@ -48,7 +48,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 // testHA is a home agent on loopback with a fake data plane and a real
 // bbolt store in dir.
 type testHA struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	srv    *Server
 	dp     *tunneltest.DataPlane
@@ -76,7 +76,7 @@ func labConfig(dir string) config.Config {
 	}
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if os.Getenv("HOMEIP_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -85,7 +85,7 @@ func testLogger(t *testing.T) *slog.Logger {
 
 // startHA starts a home agent on dir with cfg (its listen address is
 // replaced by a fresh loopback socket). clock may be nil.
-func startHA(t *testing.T, dir string, cfg config.Config, clock *fakeClock) *testHA {
+func startHA(t testing.TB, dir string, cfg config.Config, clock *fakeClock) *testHA {
 	t.Helper()
 	if clock == nil {
 		clock = &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
@@ -159,7 +159,7 @@ type testDevice struct {
 	wg   tunnel.Key
 }
 
-func newDevice(t *testing.T) *testDevice {
+func newDevice(t testing.TB) *testDevice {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -179,7 +179,7 @@ func newDevice(t *testing.T) *testDevice {
 // testConn is one control connection of a device, from its own UDP socket
 // (a new socket is a new care-of address:port).
 type testConn struct {
-	t      *testing.T
+	t      testing.TB
 	pc     *net.UDPConn
 	conn   *quic.Conn
 	stream *quic.Stream
@@ -291,7 +291,7 @@ func (c *testConn) bind(seq uint16) *binding.BindingAck {
 	return recvAs[*binding.BindingAck](c)
 }
 
-func mustPeer(t *testing.T, dp *tunneltest.DataPlane, dev *testDevice) tunnel.PeerStatus {
+func mustPeer(t testing.TB, dp *tunneltest.DataPlane, dev *testDevice) tunnel.PeerStatus {
 	t.Helper()
 	p, ok := dp.Peer(dev.wg.PublicKey())
 	if !ok {

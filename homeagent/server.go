@@ -136,6 +136,8 @@ func New(opts Options) (*Server, error) {
 	s.cache = binding.NewCache(binding.Config{
 		MaxCareOf:   cfg.MaxCareOf,
 		MaxLifetime: cfg.Lifetime,
+		UpdateRate:  float64(cfg.UpdateRate),
+		UpdateBurst: 2 * cfg.UpdateRate,
 		Check:       s.checkDevice,
 		OnEvent:     s.onEvent,
 		Now:         now,

@@ -61,6 +61,7 @@ const (
 	DefaultQuarantine      = 24 * time.Hour
 	DefaultMTU             = 1420
 	DefaultMaxCareOf       = 4
+	DefaultUpdateRate      = 10
 	DefaultShutdownTimeout = 5 * time.Second
 )
 
@@ -111,6 +112,9 @@ type Config struct {
 	Quarantine time.Duration
 	// MaxCareOf is the most care-of entries a device may bind at once.
 	MaxCareOf int
+	// UpdateRate is how many binding updates per second one device may
+	// send (burst: twice as many); more are refused as rate limited.
+	UpdateRate int
 	// DrainTo lists the control addresses of the other home agent devices
 	// are switched to by `ha drain`, best first.
 	DrainTo []netip.AddrPort
@@ -179,6 +183,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxCareOf == 0 {
 		c.MaxCareOf = DefaultMaxCareOf
+	}
+	if c.UpdateRate == 0 {
+		c.UpdateRate = DefaultUpdateRate
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
