@@ -137,7 +137,10 @@ func TestUpMoveDownInNamespace(t *testing.T) {
 	}
 
 	var logs bytes.Buffer
-	up := ns.command(ctx, bin, "up", "--state-dir", stateDir, "--log-level", "debug")
+	// The UAPI socket (/var/run/wireguard/IFACE.sock) is not per
+	// namespace: the TUN needs a name no other test uses.
+	tun := ns.name[:9] + "t"
+	up := ns.command(ctx, bin, "up", "--state-dir", stateDir, "--log-level", "debug", "--interface", tun)
 	up.Stderr = &logs
 	start := time.Now()
 	if err := up.Start(); err != nil {
@@ -198,14 +201,14 @@ func TestUpMoveDownInNamespace(t *testing.T) {
 	if st.VIP4 != vip4 || st.VIP6 != vip6 || st.Interface != "wlan0" || st.InterfaceKind != "wifi" {
 		t.Errorf("status %+v", st)
 	}
-	addrs := ns.ip("addr", "show", "dev", "homeip0")
+	addrs := ns.ip("addr", "show", "dev", tun)
 	if !strings.Contains(addrs, vip4.String()+"/32") || !strings.Contains(addrs, vip6.String()+"/128") {
-		t.Errorf("VIPs not on homeip0:\n%s", addrs)
+		t.Errorf("VIPs not on %s:\n%s", tun, addrs)
 	}
-	if r := ns.ip("route", "get", "192.0.2.10"); !strings.Contains(r, "dev homeip0") {
+	if r := ns.ip("route", "get", "192.0.2.10"); !strings.Contains(r, "dev "+tun) {
 		t.Errorf("home LAN not routed into the tunnel: %s", r)
 	}
-	if r := ns.ip("-6", "route", "get", "2001:db8:1::10"); !strings.Contains(r, "dev homeip0") {
+	if r := ns.ip("-6", "route", "get", "2001:db8:1::10"); !strings.Contains(r, "dev "+tun) {
 		t.Errorf("home LAN (v6) not routed into the tunnel: %s", r)
 	}
 	if r := ns.ip("route", "show", "198.18.0.1"); !strings.Contains(r, "via 198.51.100.1 dev wlan0") {
@@ -246,8 +249,8 @@ func TestUpMoveDownInNamespace(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("mnode up still running after down")
 	}
-	if out, _ := exec.Command("ip", "-n", ns.name, "link", "show", "homeip0").CombinedOutput(); !strings.Contains(string(out), "does not exist") {
-		t.Errorf("homeip0 left after down: %s", out)
+	if out, _ := exec.Command("ip", "-n", ns.name, "link", "show", tun).CombinedOutput(); !strings.Contains(string(out), "does not exist") {
+		t.Errorf("%s left after down: %s", tun, out)
 	}
 	if r := ns.ip("route", "show", "proto", "0x68"); strings.TrimSpace(r) != "" {
 		t.Errorf("routes left after down: %s", r)
