@@ -1,4 +1,107 @@
 // Package client is the homeip mobile node: enrolment, bring-up of the
 // local tunnel, movement detection, binding updates, keepalives and
-// reconnection.
+// reconnection. cmd/mnode (Linux, netlink) and mobile/ (a phone's OS) are
+// thin shells that choose the concrete data plane and OS seams and hand
+// them to a Node.
+//
+// # Seams
+//
+//   - DataPlane (tunnel.DataPlane plus ControlConn): the WireGuard data
+//     plane and the QUIC side of its one shared UDP socket. The node
+//     never picks one; Config.NewDataPlane does.
+//   - NetWatcher: the network state as a State (usable interfaces, their
+//     kind, addresses and default routes). client/netmon watches netlink;
+//     PushWatcher takes states pushed by a mobile OS.
+//   - Host: addresses and routes on the tunnel interface and the host
+//     routes that keep the home agent outside the tunnel (client/netmon on
+//     Linux; nil on a phone, whose OS does it).
+//
+// Decisions are pure and table-tested: Diff (did the path change, which
+// link is primary, which is standby), KeepaliveLearner (how long an idle
+// NAT mapping lives) and Backoff (when to retry). Node is the I/O shell.
+//
+// # Control session
+//
+// QUIC (quic-go) over the data plane's shared socket through one
+// quic.Transport, TLS 1.3, ALPN homeip/1; the client certificate is the
+// device's ed25519 identity key, the home agent is pinned by the
+// fingerprint of the enrolment token. One bidirectional stream per
+// connection carries binding's messages; the home agent answers requests
+// in order, so acknowledgements are matched first in, first out
+// (heartbeats by nonce). Register and the first BindingUpdate of a
+// connection go out in one write, so a connection is registered and bound
+// one round trip after its handshake.
+//
+// # Moves
+//
+// On a path change (Diff), the node (1) routes the home agent's addresses
+// through the new primary link with a host route (Host.RouteHomeAgent:
+// this, not the kernel's default-route metrics, picks the link the tunnel
+// leaves by, and keeps the home agent outside a full tunnel), (2) calls
+// DataPlane.Rebind (wireguard-go BindUpdate, cached source addresses
+// cleared), (3) opens a NEW QUIC connection over the shared socket and
+// sends Register + BindingUpdate on it at once, and (4) closes the old
+// connection only after the new one is acknowledged (make-before-break).
+// A new connection rather than QUIC path migration: quic-go v0.65's server
+// switches RemoteAddr only after path validation, so the home agent could
+// still see the old address when the update arrives; a new connection's
+// address is the NAT-mapped care-of address from its first packet. The
+// home agent re-points the WireGuard endpoint before it acknowledges.
+// If the new path fails while the old link and connection still work,
+// the node stays there and avoids the new link for Config.SuspectFor.
+//
+// Binding ids (RFC 5648) are interface indexes. Every update carries the
+// primary entry (the one it is sent over, Via) and, when a second link is
+// usable, a standby entry with a lower priority; FlagOverwrite makes the
+// listed entries the whole set.
+//
+// # Sequence numbers
+//
+// 16-bit, compared as RFC 6275 §9.5.1 says (binding.SeqNewer), persisted
+// in the state directory after every accepted update. A stale-sequence ack
+// carries the home agent's number; the node continues from it and resends
+// once (one more round trip).
+//
+// # Keepalives and dead paths
+//
+// The node's own Heartbeat messages on the control stream are the
+// keepalives: they share the socket, hence the NAT mapping, with
+// WireGuard, so WireGuard's persistent keepalive stays off and an idle
+// device sends one small packet per interval. The interval comes from
+// KeepaliveLearner: it grows from the home agent's suggestion while the
+// mapping survives (the home agent sees the same address:port in
+// HeartbeatAck.Observed), bisects once a mapping was lost, and settles on
+// the longest interval that survived; a loss at a settled interval falls
+// back and searches again; a new network starts over. A control connection
+// that idles out counts as a loss too, so the learner also stays below the
+// home agent's QUIC idle timeout. When the observed address changes (NAT
+// rebinding) the node sends a binding update at once. A heartbeat that
+// stays unanswered after Config.HeartbeatRetries quick retries marks the
+// path dead: the node fails over to the standby link, or reconnects.
+//
+// # Reconnection
+//
+// Jittered exponential backoff (Backoff). After a restart of either side
+// the node registers again and gets the same VIPs (the leases are the home
+// agent's hard state); a restarted node brings the tunnel up with the
+// configuration saved from the last RegisterAck before the home agent
+// answers. A Switch from the home agent (RFC 5142) makes the node register
+// with the named home agent, pinning its fingerprint, before it leaves the
+// old one; a Deregister with StatusRevoked, or a registration refused as
+// revoked, stops the node with ErrRevoked.
+//
+// # State directory
+//
+// Mode 0700; files 0600, replaced atomically: identity.pem (ed25519,
+// PKCS #8), wireguard.key (base64), state.json (Persisted: device id and
+// name, home agent addresses and fingerprint, last configuration, last
+// sequence number), a lock file held by the running node, and the default
+// control socket mnode.sock (JSON lines, mode 0600; see ListenControl).
+//
+// # Full tunnel
+//
+// 0.0.0.0/1, 128.0.0.0/1, ::/1 and 8000::/1 go into the tunnel (AllowedIPs
+// 0.0.0.0/0 and ::/0): more specific than any default route, so the
+// physical default routes stay untouched and the home agent's host routes
+// (more specific still) keep the tunnel's own packets outside it.
 package client
