@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -37,8 +38,8 @@ func quicConfig(idle time.Duration) *quic.Config {
 // order, so acknowledgements are matched to requests first in, first out;
 // heartbeat acknowledgements are matched by nonce.
 type session struct {
-	conn   *quic.Conn
-	stream *quic.Stream
+	conn   *quic.Conn // nil only in tests that drive a bare stream
+	stream controlStream
 	remote netip.AddrPort
 	log    *slog.Logger
 
@@ -57,6 +58,13 @@ type session struct {
 	readDone chan struct{}
 }
 
+// controlStream is the part of a *quic.Stream the session uses.
+type controlStream interface {
+	io.Reader
+	io.Writer
+	Close() error
+}
+
 // dialSession opens a control connection to addr over tr and its control
 // stream.
 func dialSession(ctx context.Context, tr *quic.Transport, addr netip.AddrPort, tlsConf *tls.Config, qconf *quic.Config, log *slog.Logger) (*session, error) {
@@ -72,7 +80,14 @@ func dialSession(ctx context.Context, tr *quic.Transport, addr netip.AddrPort, t
 		conn.CloseWithError(0, "")
 		return nil, fmt.Errorf("client: opening control stream to %s: %w", addr, err)
 	}
-	s := &session{
+	s := newSession(conn, stream, addr, log)
+	go s.readLoop()
+	return s, nil
+}
+
+// newSession returns a session on stream; the caller starts readLoop.
+func newSession(conn *quic.Conn, stream controlStream, addr netip.AddrPort, log *slog.Logger) *session {
+	return &session{
 		conn:      conn,
 		stream:    stream,
 		remote:    addr,
@@ -85,8 +100,6 @@ func dialSession(ctx context.Context, tr *quic.Transport, addr netip.AddrPort, t
 		done:      make(chan struct{}),
 		readDone:  make(chan struct{}),
 	}
-	go s.readLoop()
-	return s, nil
 }
 
 // readLoop reads messages until the stream ends.
@@ -171,11 +184,13 @@ func (s *session) Events() <-chan binding.Message { return s.events }
 // Remote returns the home agent address this session is connected to.
 func (s *session) Remote() netip.AddrPort { return s.remote }
 
-// LocalAddr returns the local address of the connection.
-func (s *session) LocalAddr() net.Addr { return s.conn.LocalAddr() }
-
 // RTT returns QUIC's smoothed RTT estimate of the connection.
-func (s *session) RTT() time.Duration { return s.conn.ConnectionStats().SmoothedRTT }
+func (s *session) RTT() time.Duration {
+	if s.conn == nil {
+		return 0
+	}
+	return s.conn.ConnectionStats().SmoothedRTT
+}
 
 func (s *session) write(m binding.Message) error {
 	s.wmu.Lock()
@@ -310,7 +325,9 @@ func (s *session) Close() error {
 	s.mu.Unlock()
 	if !already {
 		s.stream.Close()
-		s.conn.CloseWithError(0, "closing")
+		if s.conn != nil {
+			s.conn.CloseWithError(0, "closing")
+		}
 		s.fail(fmt.Errorf("client: session to %s: %w", s.remote, net.ErrClosed))
 	}
 	<-s.readDone
