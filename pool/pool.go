@@ -428,3 +428,18 @@ func (p *Pool) Addrs(id string) []netip.Addr {
 	}
 	return out
 }
+
+// Grow prepares an empty pool for loading about this many devices and
+// addresses (store.LoadPool calls it with the store's counts), so that the
+// load does not rehash its maps over and over. On a pool that holds
+// anything already it does nothing.
+func (p *Pool) Grow(devices, addrs int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.addrs) > 0 || len(p.byID) > 0 || devices <= 0 || addrs <= 0 {
+		return
+	}
+	p.addrs = make(map[akey]entry, addrs)
+	p.byID = make(map[string]devID, devices)
+	p.devs = make([]devRec, 1, devices+1)
+}

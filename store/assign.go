@@ -201,6 +201,13 @@ func (e *LoadError) Unwrap() error { return e.First }
 // *LoadError (returned after the whole walk) so the operator sees every
 // affected device at once.
 func LoadPool(ctx context.Context, s Store, p Pool) error {
+	if g, ok := p.(interface{ Grow(devices, addrs int) }); ok {
+		c, err := s.Counts(ctx)
+		if err != nil {
+			return fmt.Errorf("store: loading pool: %w", err)
+		}
+		g.Grow(c.Devices, c.Leases+c.Reservations+c.Quarantined)
+	}
 	le := &LoadError{}
 	refuse := func(deviceID string, a netip.Addr, err error) {
 		le.Refused = append(le.Refused, Lease{DeviceID: deviceID, Addr: a})

@@ -75,6 +75,10 @@ type Store interface {
 	// given time and returns how many it removed.
 	PurgeQuarantine(ctx context.Context, before time.Time) (int, error)
 
+	// Counts returns how many records of each kind the store holds (for
+	// metrics, and to size a pool before LoadPool).
+	Counts(ctx context.Context) (Counts, error)
+
 	// Walk calls v for every record, in a consistent snapshot, devices
 	// first, then leases, reservations and quarantine records.
 	Walk(ctx context.Context, v Visitor) error

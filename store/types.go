@@ -146,3 +146,12 @@ type Visitor struct {
 	Reservation func(Reservation) error
 	Quarantined func(Quarantined) error
 }
+
+// Counts sizes a store: how many records of each kind it holds.
+type Counts struct {
+	Devices      int
+	Leases       int
+	Reservations int
+	Quarantined  int
+	Tokens       int
+}

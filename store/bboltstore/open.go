@@ -105,10 +105,16 @@ func open(path string, opts Options, target uint32, migs []Migration) (*Store, e
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, FreelistType: bolt.FreelistMapType})
 	if err != nil {
-		if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrVersionMismatch) || errors.Is(err, berrors.ErrChecksum) {
-			return nil, fmt.Errorf("bboltstore: opening %s: %w: %v", path, store.ErrCorrupt, err)
+		var pe *os.PathError
+		switch {
+		case errors.Is(err, berrors.ErrTimeout):
+			return nil, fmt.Errorf("bboltstore: opening %s: locked by another process: %w", path, err)
+		case errors.As(err, &pe):
+			return nil, fmt.Errorf("bboltstore: opening %s: %w", path, err)
 		}
-		return nil, fmt.Errorf("bboltstore: opening %s: %w", path, err)
+		// Everything else bbolt reports at open is about the file's
+		// content: invalid or torn meta pages, version, size.
+		return nil, fmt.Errorf("bboltstore: opening %s: %w: %v", path, store.ErrCorrupt, err)
 	}
 	db.MaxBatchDelay = 2 * time.Millisecond
 	if opts.MaxBatchDelay > 0 {

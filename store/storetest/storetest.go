@@ -586,6 +586,12 @@ func testWalk(t *testing.T, s store.Store) {
 	if devs != 2 || leases != 1 || resv != 1 || quar != 1 {
 		t.Fatalf("walk saw %d devices, %d leases, %d reservations, %d quarantined", devs, leases, resv, quar)
 	}
+	ok(t, "token", s.AddToken(ctx, func() store.Token { _, tok, _ := store.NewToken("a", t0, time.Hour); return tok }()))
+	c, err := s.Counts(ctx)
+	ok(t, "Counts", err)
+	if want := (store.Counts{Devices: 2, Leases: 1, Reservations: 1, Quarantined: 1, Tokens: 1}); c != want {
+		t.Fatalf("Counts = %+v, want %+v", c, want)
+	}
 	stop := errors.New("stop")
 	n := 0
 	err = s.Walk(ctx, store.Visitor{Device: func(store.Device) error { n++; return stop }})
