@@ -11,8 +11,10 @@
 //
 // Every move is measured on a stream of its own, with the node receiving
 // only: the node dials cn (from its VIP through the tunnel, or from its
-// link address without one), cn sends a streamprobe record every Interval
-// and the node only reads (its TCP stack still acknowledges). The stream
+// link address without one) and writes a 16-byte token once, so that cn
+// accepts this very connection; from then on cn sends a streamprobe record
+// every Interval and the node only reads (its TCP stack still
+// acknowledges what arrives, as any receiver's does). The stream
 // runs until delivery is steady, the lab performs the move, and the
 // harness waits until records flow again without a pause for Hold, or
 // until Window has passed since the move. Then cn stops sending and the
