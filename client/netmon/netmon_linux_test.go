@@ -1,8 +1,6 @@
 package netmon
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"net"
 	"net/netip"
 	"os"
@@ -16,6 +14,7 @@ import (
 	"github.com/vishvananda/netns"
 
 	"github.com/homeip/homeip/client"
+	"github.com/homeip/homeip/internal/netlab"
 	"github.com/homeip/homeip/internal/netlab/labtest"
 )
 
@@ -24,9 +23,13 @@ import (
 func testNS(t *testing.T) (*netlink.Handle, netns.NsHandle) {
 	t.Helper()
 	labtest.Require(t)
-	var b [3]byte
-	rand.Read(b[:])
-	name := "hip" + hex.EncodeToString(b[:]) + "-nm"
+	prefix := netlab.NewPrefix()
+	release, err := netlab.RegisterOwner(prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(release) // runs last, after the namespace is gone
+	name := prefix + "-nm"
 	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns add %s: %v: %s", name, err, out)
 	}

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"net"
 	"net/netip"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/homeip/homeip/client"
 	"github.com/homeip/homeip/client/clienttest"
+	"github.com/homeip/homeip/internal/netlab"
 	"github.com/homeip/homeip/internal/netlab/labtest"
 )
 
@@ -32,9 +31,13 @@ type labNS struct {
 func newLabNS(t *testing.T) *labNS {
 	t.Helper()
 	labtest.Require(t)
-	var b [3]byte
-	rand.Read(b[:])
-	ns := &labNS{t: t, name: "hip" + hex.EncodeToString(b[:]) + "-mn"}
+	prefix := netlab.NewPrefix()
+	release, err := netlab.RegisterOwner(prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(release) // runs last, after the namespace is gone
+	ns := &labNS{t: t, name: prefix + "-mn"}
 	if out, err := exec.Command("ip", "netns", "add", ns.name).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns add: %v: %s", err, out)
 	}
