@@ -172,18 +172,22 @@ func (l *KeepaliveLearner) observeAlive(gap time.Duration) {
 }
 
 func (l *KeepaliveLearner) observeLost(gap time.Duration) {
+	inUse := l.Interval()
 	l.losses++
 	l.successes = 0
 	l.converged = false
 	if gap <= 0 {
-		gap = l.probe
+		gap = inUse
 	}
 	if l.ceiling == 0 || gap < l.ceiling {
 		l.ceiling = gap
 	}
-	if l.safe >= l.ceiling {
-		// Something deemed safe failed: the NAT is not what we learned.
+	if inUse <= l.safe || l.safe >= l.ceiling {
+		// The interval deemed safe failed (gaps run a little longer than
+		// the interval, so compare the interval in use, not the gap): the
+		// NAT is not what we learned.
 		l.safe = 0
+		l.ceiling = min(l.ceiling, inUse)
 	}
 	if l.safe > 0 {
 		l.next()

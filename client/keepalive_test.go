@@ -117,3 +117,18 @@ func TestKeepaliveResetAndSetters(t *testing.T) {
 		t.Errorf("Reset left %+v", st)
 	}
 }
+
+// Gaps run a little longer than the interval (timers, scheduling): a loss
+// at "safe + 1 ms" is still the safe interval failing.
+func TestKeepaliveLossJustAboveSafeInterval(t *testing.T) {
+	l := NewKeepaliveLearner(KeepaliveConfig{})
+	runNAT(l, 120*time.Second, 60)
+	st := l.Status()
+	if !st.Converged {
+		t.Fatalf("not converged: %+v", st)
+	}
+	l.Observe(st.Interval+time.Millisecond, false)
+	if got := l.Status(); got.Converged || got.Interval >= st.Interval {
+		t.Errorf("loss at the learned interval kept it: before %+v, after %+v", st, got)
+	}
+}

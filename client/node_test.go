@@ -471,3 +471,41 @@ func TestNodeStopsWhenRevokedAtRegistration(t *testing.T) {
 		t.Fatal("node kept retrying a revoked registration")
 	}
 }
+
+func TestNodeRefreshesBeforeLifetimeEnds(t *testing.T) {
+	e := enrollEnv(t, clienttest.Config{Lifetime: 2 * time.Second})
+	e.start(netState(wifiLink), nil)
+	st := e.waitFor("registration", registered)
+	if st.LifetimeS != 2 {
+		t.Errorf("granted lifetime %v s, want 2", st.LifetimeS)
+	}
+	b0, _ := e.ha.Binding("phone")
+	// Refreshes come at two thirds of the lifetime: two within 3 s.
+	e.waitFor("two refreshes", func(s client.Status) bool { return s.Seq >= st.Seq+2 })
+	b1, _ := e.ha.Binding("phone")
+	if b1.Updates < b0.Updates+2 || b1.Sequence != e.node.Status().Seq && b1.Sequence+1 != e.node.Status().Seq {
+		t.Errorf("home agent saw %d updates (seq %d), node at seq %d", b1.Updates, b1.Sequence, e.node.Status().Seq)
+	}
+}
+
+func TestNodeKeepaliveLearnsAndFollowsNATRebinding(t *testing.T) {
+	e := enrollEnv(t, clienttest.Config{Keepalive: 100 * time.Millisecond})
+	e.start(netState(wifiLink), nil)
+	st0 := e.waitFor("registration", registered)
+	// No NAT in the way on loopback: the learner grows to its maximum
+	// (400 ms in these tests) and settles there.
+	st := e.waitFor("keepalive learned", func(s client.Status) bool { return s.KeepaliveLearned })
+	if st.KeepaliveS != 0.4 || st.RTTms <= 0 {
+		t.Errorf("learned keepalive %v s, rtt %v ms", st.KeepaliveS, st.RTTms)
+	}
+	// The NAT gives the device a new public port: the next heartbeat
+	// notices and the node sends a binding update at once.
+	e.ha.RebindNAT(4242)
+	st = e.waitFor("binding update after NAT rebinding", func(s client.Status) bool { return s.CareOf.Port() == 4242 })
+	if st.Seq == st0.Seq || st.Handovers != 0 {
+		t.Errorf("after NAT rebinding: %+v", st)
+	}
+	if st.KeepaliveLearned {
+		t.Errorf("a lost mapping did not restart the search: %+v", st)
+	}
+}

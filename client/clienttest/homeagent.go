@@ -92,7 +92,8 @@ type HomeAgent struct {
 	closed  bool
 	wg      sync.WaitGroup
 
-	drop atomic.Bool
+	drop    atomic.Bool
+	natPort atomic.Uint32 // nonzero: report this port as observed
 }
 
 // New starts a fake home agent.
@@ -279,6 +280,11 @@ func (h *HomeAgent) SetSequence(name string, seq uint16) {
 	}
 }
 
+// RebindNAT makes the fake report port as the observed source port of
+// every later message (0 turns it off), as if the device's NAT had given
+// it a new mapping.
+func (h *HomeAgent) RebindNAT(port uint16) { h.natPort.Store(uint32(port)) }
+
 // Drop makes the fake drop every datagram in both directions while on
 // (a silently dead path).
 func (h *HomeAgent) Drop(on bool) { h.drop.Store(on) }
@@ -386,6 +392,9 @@ func (h *HomeAgent) serveConn(conn *quic.Conn) {
 		}
 		observed := conn.RemoteAddr().(*net.UDPAddr).AddrPort()
 		observed = netip.AddrPortFrom(observed.Addr().Unmap(), observed.Port())
+		if p := h.natPort.Load(); p != 0 {
+			observed = netip.AddrPortFrom(observed.Addr(), uint16(p))
+		}
 		switch m := m.(type) {
 		case *binding.Enroll:
 			send(h.enroll(key, m))
