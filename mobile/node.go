@@ -205,7 +205,17 @@ func (n *Node) stopped() bool {
 	}
 }
 
+// started reports whether n came from Start: gobind gives apps a
+// constructor for every struct, and a Node made with it must fail
+// cleanly instead of crashing the app.
+func (n *Node) started() bool { return n != nil && n.node != nil }
+
+var errNotStarted = coded(CodeInvalid, errors.New("this Node was not made by Start"))
+
 func (n *Node) errIfStopped() error {
+	if !n.started() {
+		return errNotStarted
+	}
 	if n.stopped() {
 		return coded(CodeStopped, errors.New("the node has stopped"))
 	}
@@ -345,6 +355,9 @@ func (n *Node) SetPreferred(kind string) error {
 // Preferred returns the order of preference, most preferred first
 // ("cellular,wired,wifi").
 func (n *Node) Preferred() string {
+	if !n.started() {
+		return ""
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.nets.pref.String()
@@ -352,6 +365,9 @@ func (n *Node) Preferred() string {
 
 // currentStatus is the node's status, "stopped" once it has.
 func (n *Node) currentStatus() client.Status {
+	if !n.started() {
+		return client.Status{State: "stopped", LastError: errNotStarted.Error()}
+	}
 	st := n.node.Status()
 	if n.stopped() {
 		st.State = "stopped"
@@ -377,6 +393,9 @@ func (n *Node) State() string { return n.currentStatus().State }
 // administrator revoked the device, CodeNotEnrolled, CodeTunnel), or nil
 // while it runs and after a Stop.
 func (n *Node) Err() error {
+	if !n.started() {
+		return errNotStarted
+	}
 	if !n.stopped() {
 		return nil
 	}
@@ -389,6 +408,9 @@ func (n *Node) Err() error {
 // the last StateChanged ("stopped") has returned. Idempotent. Do not call
 // it from a callback.
 func (n *Node) Stop() {
+	if !n.started() {
+		return
+	}
 	n.stopOnce.Do(n.node.Down)
 	<-n.runDone
 	n.cancel()

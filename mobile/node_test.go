@@ -531,3 +531,22 @@ func nodeGoroutines() string {
 	}
 	return leaked
 }
+
+// TestZeroNode checks that a Node an app made with gobind's constructor
+// instead of Start fails cleanly.
+func TestZeroNode(t *testing.T) {
+	for _, n := range []*Node{{}, nil} {
+		for _, err := range []error{
+			n.NetworkChanged("wifi", "lo"), n.NetworkChangedAddrs("wifi", "wlan0", "198.51.100.10/24"),
+			n.UpdateNetwork("wifi", "wlan0", ""), n.RemoveNetwork("wlan0"), n.SetPreferred("wifi"), n.Err(),
+		} {
+			if ErrorCode(err) != CodeInvalid {
+				t.Errorf("zero Node: %v", err)
+			}
+		}
+		if n.State() != "stopped" || !json.Valid([]byte(n.Status())) || n.StatusInfo().State != "stopped" || n.Preferred() != "" {
+			t.Errorf("zero Node status %s", n.Status())
+		}
+		n.Stop()
+	}
+}
