@@ -126,6 +126,11 @@ type MoveResult struct {
 	Broken, Unmeasured bool
 	// Reason says why the stream broke.
 	Reason string
+	// NodeHandoverMS is the node's own account of its last handover
+	// (homeip: `mnode status` last_handover_ms, from detecting the change
+	// to the home agent's acknowledgement) after the move; NaN for the
+	// other paths.
+	NodeHandoverMS float64
 }
 
 // PathResult is every move of one path.
@@ -240,6 +245,9 @@ func runPath(ctx context.Context, cfg Config, name string) (pr PathResult) {
 		m.Path, m.N = name, count[k]
 		pr.Moves = append(pr.Moves, m)
 		line := fmt.Sprintf("%-9s kind %-20s %3d/%d  gap %8s ms", name, k, m.N, cfg.Moves, formatMS(m.GapMS, ms(cfg.Window)))
+		if !math.IsNaN(m.NodeHandoverMS) {
+			line += fmt.Sprintf("  (mnode: last handover %.0f ms)", m.NodeHandoverMS)
+		}
 		if m.Broken {
 			line += "  BROKEN: " + m.Reason
 		}
@@ -252,7 +260,7 @@ func runPath(ctx context.Context, cfg Config, name string) (pr PathResult) {
 // measure runs one move of kind k on a stream of its own. Its error is
 // for a failure of the lab itself, which ends the path's run.
 func measure(ctx context.Context, cfg Config, lab *netlab.Lab, p path, k Kind) (MoveResult, error) {
-	m := MoveResult{Kind: k, GapMS: math.Inf(1)}
+	m := MoveResult{Kind: k, GapMS: math.Inf(1), NodeHandoverMS: math.NaN()}
 	broken := func(unmeasured bool, why string) (MoveResult, error) {
 		m.Broken, m.Unmeasured, m.Reason = true, unmeasured, why
 		return m, k.Restore(ctx, lab)
@@ -303,6 +311,7 @@ func measure(ctx context.Context, cfg Config, lab *netlab.Lab, p path, k Kind) (
 	if ctx.Err() != nil {
 		return m, ctx.Err()
 	}
+	m.NodeHandoverMS = p.handoverMS(ctx)
 	if resumeErr != nil {
 		return broken(false, fmt.Sprintf("no data for %v after the move", cfg.Window))
 	}

@@ -3,6 +3,7 @@ package handoverbench
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/netip"
 	"time"
 
@@ -26,6 +27,9 @@ type path interface {
 	// settle waits until the path is ready for a move of kind k, after
 	// k.Prepare.
 	settle(ctx context.Context, k Kind) error
+	// handoverMS is how long the node itself says its last handover
+	// took, NaN where there is no such figure.
+	handoverMS(ctx context.Context) float64
 	Close() error
 }
 
@@ -70,6 +74,14 @@ func (p homeipPath) settle(ctx context.Context, k Kind) error {
 	return sleep(ctx, p.pause)
 }
 
+func (p homeipPath) handoverMS(ctx context.Context) float64 {
+	st, err := p.h.Status(ctx)
+	if err != nil {
+		return math.NaN()
+	}
+	return st.LastHandoverMs
+}
+
 func (p homeipPath) Close() error { return p.h.Close() }
 
 // staticPath has nothing to wait for but the pause.
@@ -81,6 +93,7 @@ type staticPath struct {
 
 func (p staticPath) source() netip.Addr                       { return p.src }
 func (p staticPath) settle(ctx context.Context, _ Kind) error { return sleep(ctx, p.pause) }
+func (p staticPath) handoverMS(context.Context) float64       { return math.NaN() }
 func (p staticPath) Close() error                             { return p.close() }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -114,6 +114,7 @@ func writeJSON(path string, res *handoverbench.Result) error {
 		Broken     bool     `json:"broken"`
 		Unmeasured bool     `json:"unmeasured,omitempty"`
 		Reason     string   `json:"reason,omitempty"`
+		HandoverMS *float64 `json:"node_handover_ms,omitempty"` // mnode's own figure
 	}
 	var out []move
 	for _, p := range res.Paths {
@@ -121,6 +122,9 @@ func writeJSON(path string, res *handoverbench.Result) error {
 			mv := move{Path: m.Path, Kind: int(m.Kind), N: m.N, Broken: m.Broken, Unmeasured: m.Unmeasured, Reason: m.Reason}
 			if g := m.GapMS; !math.IsInf(g, 1) {
 				mv.GapMS = &g
+			}
+			if h := m.NodeHandoverMS; !math.IsNaN(h) {
+				mv.HandoverMS = &h
 			}
 			out = append(out, mv)
 		}
