@@ -45,6 +45,13 @@ type Config struct {
 	// Device opens, before it is bound (Android VpnService.protect). An
 	// error fails the open.
 	SocketHook func(fd int) error
+	// RouteControlSource makes the control side (ControlConn) send
+	// without a sticky source address, letting the routing table pick the
+	// source. A mobile node sets it: it steers its path with routes, and
+	// after a move the address its last packets arrived on may belong to
+	// the previous link. The home agent leaves it off, so its replies
+	// leave from the address the device sent to.
+	RouteControlSource bool
 	// Logger receives the Device's logs; nil discards them.
 	Logger *slog.Logger
 }

@@ -33,6 +33,8 @@ type controlConn struct {
 
 	rd, wd deadline
 
+	routeSource bool // never send with a sticky source (Config.RouteControlSource)
+
 	mu      sync.Mutex
 	sources map[netip.AddrPort]netip.Addr // guarded by mu
 }
@@ -93,13 +95,24 @@ func (c *controlConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	if err != nil {
 		return 0, c.opErr("write", err)
 	}
-	c.mu.Lock()
-	local := c.sources[to]
-	c.mu.Unlock()
+	var local netip.Addr
+	if !c.routeSource {
+		c.mu.Lock()
+		local = c.sources[to]
+		c.mu.Unlock()
+	}
 	if err := c.s.sendControl(p, to, local); err != nil {
 		return 0, c.opErr("write", err)
 	}
 	return len(p), nil
+}
+
+// forgetSources drops every sticky source (after a rebind: the local
+// addresses may have changed).
+func (c *controlConn) forgetSources() {
+	c.mu.Lock()
+	clear(c.sources)
+	c.mu.Unlock()
 }
 
 // addrPortOf converts a net.Addr to an AddrPort without zone surprises.

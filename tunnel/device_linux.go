@@ -87,6 +87,7 @@ func New(cfg Config) (*Device, error) {
 
 	d.bind = newSharedBind(cfg.ListenAddr.Addr(), cfg.SocketHook, d.netns, d.m, d.log)
 	d.ctrl = newControlConn(d.m, d.bind)
+	d.ctrl.routeSource = cfg.RouteControlSource
 	d.wg = device.NewDevice(d.tun, d.bind, wgLogger(d.log))
 	if err := d.wg.IpcSet(fmt.Sprintf("private_key=%s\nlisten_port=%d\n", cfg.PrivateKey.hex(), cfg.ListenAddr.Port())); err != nil {
 		return nil, fmt.Errorf("tunnel: configuring device: %w", err)
@@ -243,6 +244,7 @@ func (d *Device) Rebind() error {
 	if err := d.wg.BindUpdate(); err != nil {
 		return fmt.Errorf("tunnel: rebind: %w", err)
 	}
+	d.ctrl.forgetSources()
 	return nil
 }
 
