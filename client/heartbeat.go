@@ -15,8 +15,9 @@ func (r *runner) onHeartbeat() {
 		return
 	}
 	gap := time.Since(r.lastSent)
+	timeout := r.heartbeatTimeout()
 	for attempt := 0; attempt <= r.cfg.HeartbeatRetries; attempt++ {
-		ctx, cancel := context.WithTimeout(r.ctx, r.cfg.HeartbeatTimeout)
+		ctx, cancel := context.WithTimeout(r.ctx, timeout)
 		r.lastSent = time.Now()
 		rtt, observed, err := r.sess.Heartbeat(ctx)
 		cancel()
@@ -56,6 +57,19 @@ func (r *runner) onHeartbeat() {
 		return
 	}
 	r.pathDead()
+}
+
+// heartbeatTimeout is Config.HeartbeatTimeout, or four smoothed RTTs of
+// the path clamped to [500 ms, 2 s].
+func (r *runner) heartbeatTimeout() time.Duration {
+	if r.cfg.HeartbeatTimeout > 0 {
+		return r.cfg.HeartbeatTimeout
+	}
+	rtt := r.sess.RTT()
+	if r.rtt > rtt {
+		rtt = r.rtt
+	}
+	return min(max(4*rtt, 500*time.Millisecond), 2*time.Second)
 }
 
 // pathDead handles a path whose heartbeats went unanswered: the primary

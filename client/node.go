@@ -38,9 +38,11 @@ type Config struct {
 	Keepalive KeepaliveConfig
 	// Backoff paces reconnection attempts.
 	Backoff Backoff
-	// HeartbeatTimeout is how long a heartbeat may stay unanswered
-	// (default 1.5 s); HeartbeatRetries more are sent at once before the
-	// path is declared dead (default 2).
+	// HeartbeatTimeout is how long a heartbeat may stay unanswered; zero
+	// adapts it to the path: four smoothed RTTs, at least 500 ms and at
+	// most 2 s. HeartbeatRetries more are sent at once before the path is
+	// declared dead (default 2). A silently dead path is thus noticed
+	// within the keepalive interval plus (1+retries) timeouts.
 	HeartbeatTimeout time.Duration
 	HeartbeatRetries int
 	// ConnectTimeout bounds one connection attempt (default 5 s).
@@ -74,9 +76,6 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Lifetime <= 0 {
 		c.Lifetime = 10 * time.Minute
-	}
-	if c.HeartbeatTimeout <= 0 {
-		c.HeartbeatTimeout = 1500 * time.Millisecond
 	}
 	if c.HeartbeatRetries <= 0 {
 		c.HeartbeatRetries = 2

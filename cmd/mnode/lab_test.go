@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -131,7 +132,8 @@ func TestLabWithRealHomeAgent(t *testing.T) {
 	// namespace: the node's TUN needs a name no other test uses.
 	tun := lab.Prefix + "-t"
 	start := time.Now()
-	up, err := lab.Start(ctx, lab.MN, mnode, "up", "--state-dir", stateDir, "--interface", tun)
+	up, err := lab.Start(ctx, lab.MN, mnode, "up", "--state-dir", stateDir, "--interface", tun,
+		"--keepalive-min", "500ms", "--keepalive-max", "1s")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,75 +184,105 @@ func TestLabWithRealHomeAgent(t *testing.T) {
 	}
 	mnPort := mn4.LocalAddr().(*net.UDPAddr).Port
 	target := net.UDPAddrFromAddrPort(netip.AddrPortFrom(st.VIP4, uint16(mnPort)))
-	stop := make(chan struct{})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(2 * time.Millisecond)
-		defer tick.Stop()
-		var seq uint64
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
+	// stream runs the downlink stream around event and returns how many
+	// packets arrived before and after it and the longest gap after it.
+	stream := func(name string, event func() error, settle time.Duration) (before, after int, gap time.Duration) {
+		t.Helper()
+		stop := make(chan struct{})
+		sent := make(chan struct{})
+		go func() {
+			defer close(sent)
+			tick := time.NewTicker(2 * time.Millisecond)
+			defer tick.Stop()
+			var seq uint64
+			for {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+				}
+				seq++
+				var b [8]byte
+				binary.BigEndian.PutUint64(b[:], seq)
+				cn4.WriteTo(b[:], target)
 			}
-			seq++
-			var b [8]byte
-			binary.BigEndian.PutUint64(b[:], seq)
-			cn4.WriteTo(b[:], target)
-		}
-	}()
-	// Drain the echo of "hello", then measure arrival gaps.
-	var arrivals []time.Time
-	recvDone := make(chan struct{})
-	go func() {
-		defer close(recvDone)
-		buf := make([]byte, 64)
-		for {
-			mn4.SetReadDeadline(time.Now().Add(3 * time.Second))
-			n, _, err := mn4.ReadFrom(buf)
-			if err != nil {
-				return
+		}()
+		var arrivals []time.Time
+		var stopping atomic.Bool
+		recvDone := make(chan struct{})
+		go func() {
+			defer close(recvDone)
+			buf := make([]byte, 64)
+			for {
+				wait := 4 * time.Second // longer than any gap measured
+				if stopping.Load() {
+					wait = 100 * time.Millisecond // the last packets are in
+				}
+				mn4.SetReadDeadline(time.Now().Add(wait))
+				n, _, err := mn4.ReadFrom(buf)
+				if err != nil {
+					return
+				}
+				if n == 8 {
+					arrivals = append(arrivals, time.Now())
+				}
 			}
-			if n == 8 {
-				arrivals = append(arrivals, time.Now())
+		}()
+		time.Sleep(500 * time.Millisecond)
+		at := time.Now()
+		if err := event(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(settle)
+		close(stop)
+		<-sent
+		stopping.Store(true)
+		mn4.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		<-recvDone
+		for i := 1; i < len(arrivals); i++ {
+			if arrivals[i].Before(at) {
+				before++
+				continue
+			}
+			after++
+			if g := arrivals[i].Sub(arrivals[i-1]); g > gap {
+				gap = g
 			}
 		}
-	}()
-	time.Sleep(500 * time.Millisecond)
-	moveAt := time.Now()
-	if err := lab.MoveToCell(ctx); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(1500 * time.Millisecond)
-	close(stop)
-	<-recvDone
-	var gap time.Duration
-	var before, after int
-	for i := 1; i < len(arrivals); i++ {
-		if arrivals[i].Before(moveAt) {
-			before++
-			continue
+		// The last second of settle at one packet per 2 ms: ~500 expected.
+		if before == 0 || after < 400 {
+			for _, n := range []*netlab.Node{lab.HA, lab.MN} {
+				out, err := n.Run(ctx, "wg", "show")
+				t.Logf("wg show in %s: %v\n%s", n.Role, err, out)
+			}
+			t.Fatalf("%s: the stream did not survive: %d packets before, %d after\n%s", name, before, after, up.Output())
 		}
-		after++
-		if g := arrivals[i].Sub(arrivals[i-1]); g > gap {
-			gap = g
-		}
+		return before, after, gap
 	}
-	// 1.5 s after the move at one packet per 2 ms: ~750 expected.
-	if before == 0 || after < 400 {
-		for _, n := range []*netlab.Node{lab.HA, lab.MN} {
-			out, err := n.Run(ctx, "wg", "show")
-			t.Logf("wg show in %s: %v\n%s", n.Role, err, out)
-		}
-		t.Fatalf("stream did not survive the move: %d packets before, %d after\n%s", before, after, up.Output())
-	}
+
+	before, after, gap := stream("move to cellular", func() error { return lab.MoveToCell(ctx) }, 1500*time.Millisecond)
 	st = status()
 	t.Logf("move Wi-Fi -> cellular: downlink gap %v (receive-only node); node's handover %.1f ms; %d packets before, %d after",
 		gap.Round(time.Millisecond), st.LastHandoverMs, before, after)
 	if st.Handovers < 1 || st.Interface != "wwan0" || st.State != "registered" {
 		t.Errorf("status after the move: %+v", st)
+	}
+
+	// Both links: back to the preferred Wi-Fi, cellular as standby.
+	_, _, gap = stream("both links", func() error { return lab.BothLinks(ctx) }, 1500*time.Millisecond)
+	st = status()
+	t.Logf("cellular -> Wi-Fi with cellular standby: downlink gap %v", gap.Round(time.Millisecond))
+	if st.Interface != "wlan0" || st.Standby != "wwan0" || st.State != "registered" {
+		t.Errorf("status with both links: %+v", st)
+	}
+
+	// Wi-Fi silently dies (the router drops everything, the link stays
+	// up): heartbeats go unanswered and the node fails over to cellular.
+	_, _, gap = stream("Wi-Fi blackholed", func() error { return lab.BlackholeWifi(ctx, true) }, 6*time.Second)
+	st = status()
+	t.Logf("silent Wi-Fi failure -> cellular: downlink gap %v (keepalive %.1f s, %s)", gap.Round(time.Millisecond), st.KeepaliveS, st.LastHandoverReason)
+	if st.Interface != "wwan0" || st.State != "registered" {
+		t.Errorf("status after the Wi-Fi blackhole: %+v", st)
 	}
 
 	if _, err := lab.MN.Run(ctx, mnode, "down", "--state-dir", stateDir); err != nil {

@@ -29,6 +29,8 @@ func cmdUp(args []string) error {
 	statusSocket := fset.String("status-socket", "", "control socket for mnode status/down (default STATE-DIR/mnode.sock)")
 	writeResolv := fset.Bool("write-resolv-conf", false, "write the home agent's DNS servers to /etc/resolv.conf while up (restored on exit)")
 	logLevel := fset.String("log-level", "info", "log level: debug, info, warn, error")
+	kaMin := fset.Duration("keepalive-min", 0, "shortest keepalive interval the NAT timeout learner may use (default 10s)")
+	kaMax := fset.Duration("keepalive-max", 0, "longest keepalive interval (default 5m); a silently dead path is noticed within about this long")
 	pos, err := parseArgs(fset, args)
 	if err != nil {
 		return err
@@ -45,6 +47,9 @@ func cmdUp(args []string) error {
 	}
 	if *iface == "" || len(*iface) > 15 {
 		return usageError{fmt.Sprintf("up: --interface %q must be 1-15 characters", *iface)}
+	}
+	if *kaMin < 0 || *kaMax < 0 || (*kaMax > 0 && *kaMin > *kaMax) {
+		return usageError{fmt.Sprintf("up: --keepalive-min %v / --keepalive-max %v: want 0 <= min <= max", *kaMin, *kaMax)}
 	}
 	log, err := newLogger(*logLevel)
 	if err != nil {
@@ -84,6 +89,7 @@ func cmdUp(args []string) error {
 		Preference: pref,
 		FullTunnel: *fullTunnel,
 		ListenPort: uint16(*listenPort),
+		Keepalive:  client.KeepaliveConfig{Min: *kaMin, Max: *kaMax},
 		Logger:     log,
 		NewDataPlane: func(c client.DataPlaneConfig) (client.DataPlane, error) {
 			d, err := tunnel.New(tunnel.Config{
@@ -93,6 +99,11 @@ func cmdUp(args []string) error {
 				MTU:           c.MTU,
 				Netlink:       nl,
 				Logger:        log,
+				// The node steers its path with routes (netmon pins the
+				// home agent to the chosen link), so the kernel picks the
+				// control side's source address, never a stale one from
+				// the previous link.
+				RouteControlSource: true,
 			})
 			if err != nil {
 				return nil, explainTUNError(*iface, err)
