@@ -143,7 +143,7 @@ func TestUpMoveDownInNamespace(t *testing.T) {
 	// The UAPI socket (/var/run/wireguard/IFACE.sock) is not per
 	// namespace: the TUN needs a name no other test uses.
 	tun := ns.name[:9] + "t"
-	up := ns.command(ctx, bin, "up", "--state-dir", stateDir, "--log-level", "debug", "--interface", tun)
+	up := ns.command(ctx, bin, "up", "--state-dir", stateDir, "--log-level", "debug", "--interface", tun, "--full-tunnel")
 	up.Stderr = &logs
 	start := time.Now()
 	if err := up.Start(); err != nil {
@@ -216,6 +216,20 @@ func TestUpMoveDownInNamespace(t *testing.T) {
 	}
 	if r := ns.ip("route", "show", "198.18.0.1"); !strings.Contains(r, "via 198.51.100.1 dev wlan0") {
 		t.Errorf("home agent not pinned through wlan0: %q", r)
+	}
+	// Full tunnel: everything else goes into the tunnel (a route lookup
+	// only; no packet leaves the namespace), the physical default route
+	// stays.
+	for _, dst := range []string{"192.0.2.200", "203.0.113.7"} {
+		if r := ns.ip("route", "get", dst); !strings.Contains(r, "dev "+tun) {
+			t.Errorf("full tunnel: %s not routed into the tunnel: %s", dst, r)
+		}
+	}
+	if r := ns.ip("-6", "route", "get", "2001:db8:ffff::99"); !strings.Contains(r, "dev "+tun) {
+		t.Errorf("full tunnel: IPv6 not routed into the tunnel: %s", r)
+	}
+	if r := ns.ip("route", "show", "default"); !strings.Contains(r, "via 198.51.100.1 dev wlan0") {
+		t.Errorf("physical default route changed: %q", r)
 	}
 
 	// Move: cellular comes up, Wi-Fi goes away.
