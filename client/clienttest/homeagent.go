@@ -519,6 +519,7 @@ type dropConn struct {
 	drop *atomic.Bool
 }
 
+// ReadFrom implements net.PacketConn, swallowing datagrams while dropping.
 func (c *dropConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	for {
 		n, a, err := c.PacketConn.ReadFrom(p)
@@ -528,6 +529,7 @@ func (c *dropConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	}
 }
 
+// WriteTo implements net.PacketConn; while dropping it pretends to send.
 func (c *dropConn) WriteTo(p []byte, a net.Addr) (int, error) {
 	if c.drop.Load() {
 		return len(p), nil

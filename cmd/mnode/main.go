@@ -79,6 +79,7 @@ func main() {
 // usageError is a command-line mistake (exit status 2).
 type usageError struct{ msg string }
 
+// Error implements error.
 func (e usageError) Error() string { return e.msg }
 
 // parseArgs parses flags that may come before, between or after the
