@@ -161,6 +161,22 @@ func (n *Node) updateStatus(f func(*Status)) {
 // not be created (no TUN device or permission), or the device was
 // revoked.
 func (n *Node) Run(ctx context.Context) error {
+	// Down cancels whatever the node is waiting for (a connection attempt
+	// to an unreachable home agent) at once.
+	ctx, cancel := context.WithCancel(ctx)
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		select {
+		case <-n.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	defer func() {
+		cancel()
+		<-watchDone
+	}()
 	r, err := n.newRunner(ctx)
 	if err != nil {
 		if n.cfg.Host != nil {

@@ -509,3 +509,24 @@ func TestNodeKeepaliveLearnsAndFollowsNATRebinding(t *testing.T) {
 		t.Errorf("a lost mapping did not restart the search: %+v", st)
 	}
 }
+
+func TestNodeDownWhileHomeAgentUnreachable(t *testing.T) {
+	e := enrollEnv(t, clienttest.Config{})
+	e.ha.Drop(true)
+	e.start(netState(wifiLink), func(c *client.Config) { c.ConnectTimeout = 30 * time.Second })
+	e.waitFor("connecting", func(s client.Status) bool { return s.State == "connecting" })
+	start := time.Now()
+	e.node.Down()
+	select {
+	case err := <-e.done:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		e.done <- err
+	case <-time.After(5 * time.Second):
+		t.Fatal("Down did not interrupt a connection attempt")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Down took %v", d)
+	}
+}
