@@ -15,7 +15,7 @@ import (
 	"github.com/homeip/homeip/client/clienttest"
 )
 
-func newHA(t *testing.T, cfg clienttest.Config) *clienttest.HomeAgent {
+func newHA(t testing.TB, cfg clienttest.Config) *clienttest.HomeAgent {
 	t.Helper()
 	ha, err := clienttest.New(cfg)
 	if err != nil {
@@ -25,7 +25,7 @@ func newHA(t *testing.T, cfg clienttest.Config) *clienttest.HomeAgent {
 	return ha
 }
 
-func newDir(t *testing.T) *client.StateDir {
+func newDir(t testing.TB) *client.StateDir {
 	t.Helper()
 	d, err := client.OpenStateDir(filepath.Join(t.TempDir(), "state"))
 	if err != nil {

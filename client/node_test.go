@@ -55,7 +55,7 @@ func (h *fakeHost) Close() error {
 }
 
 type nodeEnv struct {
-	t    *testing.T
+	t    testing.TB
 	ha   *clienttest.HomeAgent
 	dir  *client.StateDir
 	dp   chan *fakeDP
@@ -67,7 +67,7 @@ type nodeEnv struct {
 }
 
 // enroll creates a fake home agent and an enrolled state directory.
-func enrollEnv(t *testing.T, hacfg clienttest.Config) *nodeEnv {
+func enrollEnv(t testing.TB, hacfg clienttest.Config) *nodeEnv {
 	t.Helper()
 	ha := newHA(t, hacfg)
 	tok, err := ha.AddDevice("phone")
