@@ -49,7 +49,7 @@ func (r *Result) unmeasured(path string, k Kind) int {
 func (r *Result) WriteTable(w io.Writer) {
 	c := r.Config
 	window := ms(c.Window)
-	fmt.Fprintf(w, "handover gaps: TCP cn → node (node receive-only), a record every %v, %d moves per kind; ms; >%.0f = not resumed within %v\n",
+	fmt.Fprintf(w, "handover gaps: TCP cn → node (node receive-only), a record every %v, %d moves per kind; ms; >%.0f = not resumed within %v (counted broken)\n",
 		c.Interval, c.Moves, window, c.Window)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "path\tkind\tmoves\tmedian\tp90\tp99\tmax\tbroken\tdead before move\t")
