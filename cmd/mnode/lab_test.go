@@ -55,6 +55,8 @@ func TestLabWithRealHomeAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() {
+		// SIGTERM first: a killed ha leaves its UAPI socket behind.
+		haProc.Stop(10 * time.Second)
 		if t.Failed() {
 			t.Logf("ha output:\n%s", haProc.Output())
 		}
