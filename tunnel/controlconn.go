@@ -95,16 +95,22 @@ func (c *controlConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	if err != nil {
 		return 0, c.opErr("write", err)
 	}
-	var local netip.Addr
-	if !c.routeSource {
-		c.mu.Lock()
-		local = c.sources[to]
-		c.mu.Unlock()
-	}
-	if err := c.s.sendControl(p, to, local); err != nil {
+	if err := c.s.sendControl(p, to, c.sourceFor(to)); err != nil {
 		return 0, c.opErr("write", err)
 	}
 	return len(p), nil
+}
+
+// sourceFor is the local address that to's datagrams last arrived on, or
+// the zero Addr when none is known or sources are routed.
+func (c *controlConn) sourceFor(to netip.AddrPort) netip.Addr {
+	if c.routeSource {
+		return netip.Addr{}
+	}
+	to = netip.AddrPortFrom(to.Addr().Unmap(), to.Port())
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sources[to]
 }
 
 // forgetSources drops every sticky source (after a rebind: the local

@@ -182,6 +182,11 @@ func (d *Device) SetPeer(p Peer) error {
 	if err := d.wg.IpcSet(peerUAPI(p)); err != nil {
 		return fmt.Errorf("tunnel: set peer %s: %w", p.PublicKey, err)
 	}
+	if p.Endpoint.IsValid() {
+		if peer := d.wg.LookupPeer(device.NoisePublicKey(p.PublicKey)); peer != nil {
+			d.stickToControlSourceLocked(peer, p.Endpoint)
+		}
+	}
 	return nil
 }
 
@@ -209,13 +214,33 @@ func (d *Device) SetEndpoint(pub Key, ep netip.AddrPort) error {
 	if d.closed {
 		return fmt.Errorf("tunnel: set endpoint: %w", net.ErrClosed)
 	}
-	if d.wg.LookupPeer(device.NoisePublicKey(pub)) == nil {
+	peer := d.wg.LookupPeer(device.NoisePublicKey(pub))
+	if peer == nil {
 		return fmt.Errorf("tunnel: set endpoint of %s: %w", pub, ErrUnknownPeer)
 	}
 	if err := d.wg.IpcSet(endpointUAPI(pub, ep)); err != nil {
 		return fmt.Errorf("tunnel: set endpoint of %s: %w", pub, err)
 	}
+	d.stickToControlSourceLocked(peer, ep)
 	return nil
+}
+
+// stickToControlSourceLocked gives a re-pointed peer's endpoint the local
+// address that ep's control datagrams last arrived on, so that WireGuard
+// replies leave from the address the device sent to, as the control
+// replies already do. A home agent is re-pointed from a binding update
+// received over QUIC; without this, the endpoint set through UAPI has no
+// source and the kernel picks one by route, which on a host with several
+// addresses (a published address on lo, one per uplink) is the wrong one
+// and the device's NAT drops the replies. Nothing changes when no control
+// datagram came from ep, or when the device routes its control source
+// (Config.RouteControlSource, a mobile node).
+func (d *Device) stickToControlSourceLocked(peer *device.Peer, ep netip.AddrPort) {
+	src := d.ctrl.sourceFor(ep)
+	if !src.IsValid() {
+		return
+	}
+	peer.SetEndpointFromPacket(newEndpoint(ep, src, 0))
 }
 
 // Peers implements DataPlane.

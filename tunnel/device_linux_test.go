@@ -196,6 +196,51 @@ func TestDevicePairLab(t *testing.T) {
 		testQUICOnSharedPort(t, p)
 	})
 
+	t.Run("re-pointing sticks to the address control arrived on", func(t *testing.T) {
+		// A home agent re-points a device from a binding update that came
+		// over QUIC to one of its several addresses; WireGuard must then
+		// answer from that address too, or the device's NAT drops it.
+		epB := netip.AddrPortFrom(netip.MustParseAddr("198.18.1.2"), p.b.LocalPort())
+		// First a re-point with no control traffic seen: the home agent
+		// answers from the address its route picks (198.18.1.1), and the
+		// device roams there.
+		p.a.ctrl.forgetSources()
+		if err := p.a.SetEndpoint(p.kB.PublicKey(), epB); err != nil {
+			t.Fatal(err)
+		}
+		if err := probe(t, p.nsA, vipB, 5); err != nil {
+			t.Fatal(err)
+		}
+		routed := netip.AddrPortFrom(netip.MustParseAddr("198.18.1.1"), p.a.LocalPort())
+		if got := peerOf(t, p.b, p.kA.PublicKey()).Endpoint; got != routed {
+			t.Fatalf("device's endpoint for the home agent = %v, want the routed source %v", got, routed)
+		}
+		// Now a control datagram from the device to the secondary address,
+		// then the re-point: replies leave from the secondary address.
+		to := net.UDPAddrFromAddrPort(netip.AddrPortFrom(secondaryA, p.a.LocalPort()))
+		if _, err := p.b.ControlConn().WriteTo([]byte{0x40, 'b', 'u'}, to); err != nil {
+			t.Fatal(err)
+		}
+		p.a.ControlConn().SetReadDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 64)
+		if _, from, err := p.a.ControlConn().ReadFrom(buf); err != nil {
+			t.Fatal(err)
+		} else if got, _ := addrPortOf(from); got != epB {
+			t.Fatalf("control datagram from %v, want %v", from, epB)
+		}
+		p.a.ControlConn().SetReadDeadline(time.Time{})
+		if err := p.a.SetEndpoint(p.kB.PublicKey(), epB); err != nil {
+			t.Fatal(err)
+		}
+		if err := probe(t, p.nsA, vipB, 5); err != nil {
+			t.Fatal(err)
+		}
+		want := netip.AddrPortFrom(secondaryA, p.a.LocalPort())
+		if got := peerOf(t, p.b, p.kA.PublicKey()).Endpoint; got != want {
+			t.Fatalf("device's endpoint for the home agent = %v, want %v", got, want)
+		}
+	})
+
 	t.Run("source outside AllowedIPs is dropped", func(t *testing.T) {
 		// The device gets a second address its peer entry does not allow
 		// and sends from it, then from its VIP.
