@@ -54,6 +54,11 @@ func deploy(ctx context.Context, name string, lab *netlab.Lab, cfg Config, dir s
 	return nil, fmt.Errorf("handoverbench: unknown path %q (want %v)", name, AllPaths)
 }
 
+// settleLimit bounds the wait for a homeip node to settle on the link a
+// move starts from. It exceeds the 20 s for which mnode avoids a link
+// whose heartbeats went unanswered (after a kind 3 move).
+const settleLimit = 40 * time.Second
+
 // homeipPath settles by waiting for the node to report its primary path
 // on the link the move starts from.
 type homeipPath struct {
@@ -65,7 +70,7 @@ func (p homeipPath) source() netip.Addr { return p.h.VIP4 }
 
 func (p homeipPath) settle(ctx context.Context, k Kind) error {
 	want := k.StartIface()
-	_, err := p.h.WaitStatus(ctx, 15*time.Second, "primary on "+want, func(s NodeStatus) bool {
+	_, err := p.h.WaitStatus(ctx, settleLimit, "primary on "+want, func(s NodeStatus) bool {
 		return s.State == "registered" && s.Interface == want
 	})
 	if err != nil {
