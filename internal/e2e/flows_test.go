@@ -10,6 +10,17 @@ import (
 	"github.com/homeip/homeip/internal/handoverbench"
 )
 
+// resumeLimit bounds how long a stream may take to flow again after a
+// move or a restart, and idleLimit how long either end waits for progress
+// before it gives up. They are survival bounds, not performance goals:
+// after an outage of a few tens of seconds TCP's exponential retransmission
+// backoff alone can add as much again before data flows, and the
+// connection is still alive (Linux gives up after about 15 minutes).
+const (
+	resumeLimit = 100 * time.Second
+	idleLimit   = 90 * time.Second
+)
+
 // flow is one probe stream of a run: IPv4 or IPv6, between cn and the
 // node's VIP of that family.
 type flow struct {
@@ -31,7 +42,7 @@ func startFlows(ctx context.Context, t *testing.T, h *handoverbench.HomeIP, node
 	}{{"IPv4", "tcp4", h.VIP4}, {"IPv6", "tcp6", h.VIP6}} {
 		s, err := handoverbench.StartStream(ctx, h.Lab, handoverbench.StreamSpec{
 			Network: f.network, Source: f.vip, NodeSends: nodeSends,
-			IdleTimeout: 40 * time.Second,
+			IdleTimeout: idleLimit,
 		})
 		if err != nil {
 			t.Fatalf("%s stream between cn and VIP %v: %v", f.family, f.vip, err)

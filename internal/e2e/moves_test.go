@@ -102,7 +102,7 @@ func TestMoves(t *testing.T) {
 }
 
 func runMove(t *testing.T, h *handoverbench.HomeIP, mv move, nodeSends bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	lab := h.Lab
 	if err := mv.prepare(lab, ctx); err != nil {
@@ -114,10 +114,6 @@ func runMove(t *testing.T, h *handoverbench.HomeIP, mv move, nodeSends bool) {
 		t.Fatalf("before the move: %v", err)
 	}
 	flows := startFlows(ctx, t, h, nodeSends)
-	moved := time.Now()
-	if err := mv.do(lab, ctx); err != nil {
-		t.Fatal(err)
-	}
 	if mv.cleanup != nil {
 		defer func() {
 			if err := mv.cleanup(lab, context.WithoutCancel(ctx)); err != nil {
@@ -125,8 +121,12 @@ func runMove(t *testing.T, h *handoverbench.HomeIP, mv move, nodeSends bool) {
 			}
 		}()
 	}
+	moved := time.Now()
+	if err := mv.do(lab, ctx); err != nil {
+		t.Fatal(err)
+	}
 	done := time.Now()
 	t.Logf("move took %v", done.Sub(moved).Round(time.Millisecond))
-	finishFlows(ctx, t, flows, moved.Add(-50*time.Millisecond), done, 45*time.Second)
+	finishFlows(ctx, t, flows, moved.Add(-50*time.Millisecond), done, resumeLimit)
 	checkVIPs(ctx, t, h)
 }

@@ -24,7 +24,7 @@ func TestHomeAgentRestart(t *testing.T) {
 		t.Fatalf("restarting ha: %v", err)
 	}
 	t.Logf("ha stopped (SIGTERM, clean exit) and started again in %v", time.Since(stopped).Round(time.Millisecond))
-	finishFlows(ctx, t, flows, stopped.Add(-50*time.Millisecond), time.Now(), 90*time.Second)
+	finishFlows(ctx, t, flows, stopped.Add(-50*time.Millisecond), time.Now(), resumeLimit)
 	checkVIPs(ctx, t, h)
 	// The restarted home agent knows the binding only if the node
 	// registered with it again.
