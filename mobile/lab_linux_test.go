@@ -11,8 +11,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -89,18 +91,42 @@ func startHA(t *testing.T, ctx context.Context, lab *netlab.Lab) (token, adminSo
 	}
 	adminSock = filepath.Join(dir, "admin.sock")
 	ep := netip.AddrPortFrom(netlab.HAPublic4, 51830).String()
-	p, err := lab.Start(ctx, lab.HA, haBin, "serve",
-		"--data-dir", filepath.Join(dir, "data"),
-		"--admin-socket", adminSock,
-		"--listen", ep, "--public-addr", ep,
-		"--interface", lab.Prefix[:min(len(lab.Prefix), 13)]+"ha",
-		"--pool4", netlab.VIPPool4.String(), "--pool6", netlab.VIPPool6.String(),
-		"--tunnel4", netlab.HATunnel4.String(), "--tunnel6", netlab.HATunnel6.String(),
-		"--route", netlab.HomeLAN4.String(), "--route", netlab.HomeLAN6.String())
+	// ha outlives ctx (the test's), so that a failing test can still
+	// ask it for its goroutines; the cleanup stops it. It is started from
+	// an OS thread that stays locked until then: netlab starts processes
+	// with PR_SET_PDEATHSIG, which fires when the forking *thread* exits,
+	// and this test runs the data plane in-process, whose namespace
+	// helper (tunnel's runInNetns) discards the threads it switched.
+	p, release, err := startPinned(func() (*netlab.Process, error) {
+		return lab.Start(context.WithoutCancel(ctx), lab.HA, haBin, "serve",
+			"--data-dir", filepath.Join(dir, "data"),
+			"--admin-socket", adminSock,
+			"--listen", ep, "--public-addr", ep,
+			"--interface", lab.Prefix[:min(len(lab.Prefix), 13)]+"ha",
+			"--pool4", netlab.VIPPool4.String(), "--pool6", netlab.VIPPool6.String(),
+			"--tunnel4", netlab.HATunnel4.String(), "--tunnel6", netlab.HATunnel6.String(),
+			"--route", netlab.HomeLAN4.String(), "--route", netlab.HomeLAN6.String())
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(release)
 	t.Cleanup(func() {
+		if t.Failed() {
+			// Its state and goroutines, in case it hangs.
+			if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid())); err == nil {
+				for _, l := range strings.Split(string(st), "\n") {
+					if strings.HasPrefix(l, "State:") || strings.HasPrefix(l, "Threads:") {
+						t.Logf("ha %s", l)
+					}
+				}
+			}
+			p.Signal(syscall.SIGQUIT)
+			select {
+			case <-p.Done():
+			case <-time.After(5 * time.Second):
+			}
+		}
 		p.Stop(5 * time.Second)
 		if t.Failed() {
 			t.Logf("ha output:\n%s", p.Output())
@@ -131,6 +157,27 @@ func startHA(t *testing.T, ctx context.Context, lab *netlab.Lab) (token, adminSo
 		t.Fatalf("ha device add printed %q", out)
 	}
 	return added.Token, adminSock, haBin
+}
+
+// startPinned calls start on an OS thread that stays locked to a parked
+// goroutine, and so alive, until release is called.
+func startPinned(start func() (*netlab.Process, error)) (*netlab.Process, func(), error) {
+	type result struct {
+		p   *netlab.Process
+		err error
+	}
+	res := make(chan result, 1)
+	done := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		p, err := start()
+		res <- result{p, err}
+		<-done
+	}()
+	r := <-res
+	var once sync.Once
+	return r.p, func() { once.Do(func() { close(done) }) }, r.err
 }
 
 // TestLabAppMovesWifiToCellular drives the library the way an Android app
@@ -166,7 +213,7 @@ func TestLabAppMovesWifiToCellular(t *testing.T) {
 
 	rec := newRecorder()
 	var n *Node
-	if err := lab.MN.Do(func() (err error) { n, err = Start(stateDir, tunFD, nil, rec); return err }); err != nil {
+	if err := lab.MN.Do(func() (err error) { n, err = Start(stateDir, tunFD, &Options{LogLevel: -4}, rec); return err }); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
 	defer func() {
