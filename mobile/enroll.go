@@ -34,6 +34,6 @@ func EnrollAs(token, stateDir, hostname string) error {
 		return classify(err)
 	}
 	// Best effort: TunnelSettings retries when this fails.
-	_, _ = client.FetchConfig(ctx, dir, client.EnrollOptions{})
+	_, _ = client.FetchConfig(ctx, dir, client.EnrollOptions{Timeout: fetchTimeout})
 	return nil
 }

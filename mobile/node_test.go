@@ -454,6 +454,8 @@ func TestTunnelSettings(t *testing.T) {
 		t.Errorf("not enrolled: %v", err)
 	}
 	ha.Close()
+	defer func(d time.Duration) { fetchTimeout = d }(fetchTimeout)
+	fetchTimeout = 300 * time.Millisecond
 	st.Config = nil
 	cdir.Save(st)
 	if _, err := TunnelSettings(dir, false); ErrorCode(err) != CodeUnreachable {

@@ -106,6 +106,10 @@ func (s *Settings) JSON() string {
 	return string(b)
 }
 
+// fetchTimeout bounds one configuration fetch per home agent address
+// (a variable for tests).
+var fetchTimeout = 10 * time.Second
+
 // TunnelSettings returns what the app must configure on its TUN before
 // creating it. It reads the configuration the home agent gave last, kept
 // in stateDir; right after enrolment, when there is none yet, it fetches
@@ -125,7 +129,7 @@ func TunnelSettings(stateDir string, fullTunnel bool) (*Settings, error) {
 	if cfg == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		c, err := client.FetchConfig(ctx, dir, client.EnrollOptions{})
+		c, err := client.FetchConfig(ctx, dir, client.EnrollOptions{Timeout: fetchTimeout})
 		if err != nil {
 			return nil, classify(fmt.Errorf("fetching the tunnel configuration: %w", err))
 		}
