@@ -128,7 +128,10 @@ func start(stateDir string, tunFD int, opts *Options, cb Callbacks, newDP dataPl
 		ListenAddr: netip.AddrPortFrom(netip.Addr{}, uint16(o.ListenPort)),
 		MTU:        mtu,
 		SocketHook: n.protect,
-		Logger:     n.log,
+		// The node steers its path by the OS's routing; a sticky source
+		// from the previous network must not pin the control side.
+		RouteControlSource: true,
+		Logger:             n.log,
 	})
 	if err != nil {
 		// The data plane took the descriptor over as soon as it wrapped

@@ -181,7 +181,7 @@ func TestStartMoveStop(t *testing.T) {
 	if cfg.TUNFD == tun || cfg.TUNFD <= 0 {
 		t.Errorf("data plane got descriptor %d; want a duplicate of the app's %d", cfg.TUNFD, tun)
 	}
-	if cfg.MTU != 1420 || cfg.PrivateKey.IsZero() || cfg.SocketHook == nil {
+	if cfg.MTU != 1420 || cfg.PrivateKey.IsZero() || cfg.SocketHook == nil || !cfg.RouteControlSource {
 		t.Errorf("data plane config %+v", cfg)
 	}
 	if _, _, _, fds := rec.snapshot(); len(fds) != 1 {

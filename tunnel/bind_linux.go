@@ -288,9 +288,12 @@ func supportsUDPOffload(c *net.UDPConn) (tx, rx bool) {
 
 // runInNetns runs fn on an OS thread in network namespace ns (nil: the
 // calling thread's). The thread is discarded afterwards, so a namespace
-// switch never leaks into other goroutines.
+// switch never leaks into other goroutines. When the calling thread is in
+// ns already, fn runs there without setns, which needs CAP_SYS_ADMIN even
+// for the same namespace: an Android app has one namespace and no such
+// capability.
 func runInNetns(ns *os.File, fn func() error) error {
-	if ns == nil {
+	if ns == nil || inCurrentNetns(ns) {
 		return fn()
 	}
 	errc := make(chan error, 1)
@@ -304,6 +307,25 @@ func runInNetns(ns *os.File, fn func() error) error {
 		errc <- fn()
 	}()
 	return <-errc
+}
+
+// inCurrentNetns reports whether the calling thread and the process's main
+// thread are both in network namespace ns. Threads not locked to a
+// goroutine stay in the main thread's namespace (whoever switches one
+// locks it and discards it), so fn may then run on whichever thread the
+// scheduler picks.
+func inCurrentNetns(ns *os.File) bool {
+	var want unix.Stat_t
+	if err := unix.Fstat(int(ns.Fd()), &want); err != nil {
+		return false
+	}
+	for _, p := range []string{"/proc/thread-self/ns/net", "/proc/self/ns/net"} {
+		var st unix.Stat_t
+		if err := unix.Stat(p, &st); err != nil || st.Dev != want.Dev || st.Ino != want.Ino {
+			return false
+		}
+	}
+	return true
 }
 
 // Close implements conn.Bind. The receive functions return net.ErrClosed

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"testing"
 	"time"
 
@@ -350,5 +351,28 @@ func TestBindForgetsVanishedSource(t *testing.T) {
 		if _, _, err := client.ReadFromUDPAddrPort(buf); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+func TestRunInNetnsSameNamespace(t *testing.T) {
+	ns, err := os.Open("/proc/self/ns/net")
+	if err != nil {
+		t.Skipf("no namespace file: %v", err)
+	}
+	defer ns.Close()
+	if !inCurrentNetns(ns) {
+		t.Fatal("the process's own namespace is not recognised")
+	}
+	ran := false
+	if err := runInNetns(ns, func() error { ran = true; return nil }); err != nil || !ran {
+		t.Fatalf("runInNetns in the own namespace: ran %v, %v", ran, err)
+	}
+	other, err := os.Open("/proc/self/ns/mnt") // a different inode
+	if err != nil {
+		t.Skip(err)
+	}
+	defer other.Close()
+	if inCurrentNetns(other) {
+		t.Error("a different namespace file taken for the current one")
 	}
 }
