@@ -405,8 +405,8 @@ func (n *Node) Err() error {
 	return n.runErr
 }
 
-// Stop deregisters from the home agent (waiting at most a second for its
-// answer), closes the tunnel's socket and the node's copy of the TUN
+// Stop aborts a connection attempt under way, deregisters from the home
+// agent (waiting at most a second for its answer), closes the tunnel's socket and the node's copy of the TUN
 // descriptor, and returns when every goroutine of the node has ended and
 // the last StateChanged ("stopped") has returned. Idempotent. Do not call
 // it from a callback.
@@ -414,9 +414,13 @@ func (n *Node) Stop() {
 	if !n.started() {
 		return
 	}
-	n.stopOnce.Do(n.node.Down)
+	n.stopOnce.Do(func() {
+		n.node.Down()
+		// Also abort a connection attempt under way; the node still
+		// deregisters, on a context of its own.
+		n.cancel()
+	})
 	<-n.runDone
-	n.cancel()
 	<-n.deliverDone
 }
 

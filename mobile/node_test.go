@@ -552,3 +552,26 @@ func TestZeroNode(t *testing.T) {
 		n.Stop()
 	}
 }
+
+// TestStopWhileConnecting checks that Stop does not wait for a connection
+// attempt to a home agent that does not answer.
+func TestStopWhileConnecting(t *testing.T) {
+	ha, dir := enrolled(t)
+	ha.Drop(true)
+	n, err := start(dir, appTUN(t), nil, nil, newFakeDPs().new)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.NetworkChangedAddrs("wifi", "wlan0", "198.51.100.10/25"); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, n, "connecting", func(s *Status) bool { return s.State == "connecting" })
+	start := time.Now()
+	n.Stop()
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Stop took %v while the node was connecting", d)
+	}
+	if n.State() != "stopped" {
+		t.Errorf("state %s", n.State())
+	}
+}
