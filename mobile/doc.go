@@ -31,8 +31,9 @@
 // the configuration kept in the state directory, fetching it if it is
 // missing. The node keeps it current on every registration; leases are
 // sticky, so the addresses do not change. If the home agent's routes do
-// change, Status shows the running configuration and the app rebuilds its
-// TUN with the new TunnelSettings.
+// change, the app rebuilds its TUN with the new TunnelSettings, which it
+// may call while the node runs: it then reads, without any network
+// exchange, what the node stored at its last registration.
 //
 // # The TUN descriptor
 //
