@@ -206,6 +206,12 @@ func TestStartMoveStop(t *testing.T) {
 		t.Errorf("binding at the home agent %+v", b)
 	}
 
+	// The app may read the settings while the node runs (the node holds
+	// the directory's lock; no fetch is needed).
+	if s, err := TunnelSettings(dir, false); err != nil || s.VIP4 != vip4.String() {
+		t.Errorf("TunnelSettings while running: %+v, %v", s, err)
+	}
+
 	// The OS switches to cellular.
 	before := st.Handovers
 	if err := n.NetworkChangedAddrs("cellular", "rmnet0", "100.64.1.10/24"); err != nil {
