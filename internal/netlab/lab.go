@@ -40,6 +40,8 @@ type Lab struct {
 	state  MNState
 	dirty  bool // a move failed half-way: mn's links are in an unknown state
 
+	spawn spawner // the thread processes are started from (see spawner)
+
 	mu     sync.Mutex // guards the fields below
 	closed bool
 	procs  map[*Process]struct{}
@@ -181,6 +183,7 @@ func (l *Lab) Close() error {
 			wg.Go(func() { p.Stop(500 * time.Millisecond) })
 		}
 		wg.Wait()
+		l.spawn.stop()
 
 		// Teardown must finish even if the caller's context is gone.
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

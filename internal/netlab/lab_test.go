@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -332,4 +333,49 @@ func TestDo(t *testing.T) {
 		}()
 		_ = l.CN.Do(func() error { panic("boom") })
 	}()
+}
+
+// TestProcessOutlivesStartingThread starts a process from a goroutine that
+// ends locked to its thread, so Go terminates the thread: the process must
+// live on (PR_SET_PDEATHSIG follows the forking thread, see spawner).
+func TestProcessOutlivesStartingThread(t *testing.T) {
+	t.Parallel()
+	l := labtest.New(t)
+	ctx := context.Background()
+	started := make(chan *netlab.Process, 1)
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
+		p, err := l.Start(ctx, l.CN, "sleep", "600")
+		if err != nil {
+			errc <- err
+			return
+		}
+		started <- p
+	}()
+	var p *netlab.Process
+	select {
+	case p = <-started:
+	case err := <-errc:
+		t.Fatal(err)
+	}
+	// Force more thread churn: goroutines that end locked.
+	for range 8 {
+		done := make(chan struct{})
+		go func() { runtime.LockOSThread(); close(done) }()
+		<-done
+	}
+	// The kernel delivers a parent-death signal at once; a process still
+	// answering a signal 0 after the churn has survived it.
+	if _, err := l.CN.Run(ctx, "true"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.Done():
+		t.Fatalf("process died with the thread that started it: %v", p.Wait(ctx))
+	default:
+	}
+	if err := p.Signal(0); err != nil {
+		t.Fatalf("process gone: %v", err)
+	}
 }

@@ -44,8 +44,8 @@ func (w procWriter) Write(b []byte) (int, error) {
 
 // Start starts name inside node n. The process runs in its own process
 // group; it is killed (SIGKILL to the group) when ctx ends, and stopped at
-// Close. It also dies with the calling thread's process (PR_SET_PDEATHSIG),
-// so a killed test leaves no orphan running.
+// Close. It also dies with the lab's spawner thread (PR_SET_PDEATHSIG,
+// see spawner), so a killed test leaves no orphan running.
 func (l *Lab) Start(ctx context.Context, n *Node, name string, args ...string) (*Process, error) {
 	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", n.NS, name}, args...)...)
 	p := &Process{Node: n, Name: name, cmd: cmd, lab: l, done: make(chan struct{})}
@@ -60,7 +60,9 @@ func (l *Lab) Start(ctx context.Context, n *Node, name string, args ...string) (
 		l.mu.Unlock()
 		return nil, ErrClosed
 	}
-	if err := cmd.Start(); err != nil {
+	var err error
+	l.spawn.do(func() { err = cmd.Start() })
+	if err != nil {
 		l.mu.Unlock()
 		return nil, fmt.Errorf("netlab: %s: starting %s %s: %w", n.NS, name, strings.Join(args, " "), err)
 	}
