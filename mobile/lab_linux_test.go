@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -92,25 +91,18 @@ func startHA(t *testing.T, ctx context.Context, lab *netlab.Lab) (token, adminSo
 	adminSock = filepath.Join(dir, "admin.sock")
 	ep := netip.AddrPortFrom(netlab.HAPublic4, 51830).String()
 	// ha outlives ctx (the test's), so that a failing test can still
-	// ask it for its goroutines; the cleanup stops it. It is started from
-	// an OS thread that stays locked until then: netlab starts processes
-	// with PR_SET_PDEATHSIG, which fires when the forking *thread* exits,
-	// and this test runs the data plane in-process, whose namespace
-	// helper (tunnel's runInNetns) discards the threads it switched.
-	p, release, err := startPinned(func() (*netlab.Process, error) {
-		return lab.Start(context.WithoutCancel(ctx), lab.HA, haBin, "serve",
-			"--data-dir", filepath.Join(dir, "data"),
-			"--admin-socket", adminSock,
-			"--listen", ep, "--public-addr", ep,
-			"--interface", lab.Prefix[:min(len(lab.Prefix), 13)]+"ha",
-			"--pool4", netlab.VIPPool4.String(), "--pool6", netlab.VIPPool6.String(),
-			"--tunnel4", netlab.HATunnel4.String(), "--tunnel6", netlab.HATunnel6.String(),
-			"--route", netlab.HomeLAN4.String(), "--route", netlab.HomeLAN6.String())
-	})
+	// ask it for its goroutines; the cleanup stops it.
+	p, err := lab.Start(context.WithoutCancel(ctx), lab.HA, haBin, "serve",
+		"--data-dir", filepath.Join(dir, "data"),
+		"--admin-socket", adminSock,
+		"--listen", ep, "--public-addr", ep,
+		"--interface", lab.Prefix[:min(len(lab.Prefix), 13)]+"ha",
+		"--pool4", netlab.VIPPool4.String(), "--pool6", netlab.VIPPool6.String(),
+		"--tunnel4", netlab.HATunnel4.String(), "--tunnel6", netlab.HATunnel6.String(),
+		"--route", netlab.HomeLAN4.String(), "--route", netlab.HomeLAN6.String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(release)
 	t.Cleanup(func() {
 		if t.Failed() {
 			// Its state and goroutines, in case it hangs.
@@ -157,27 +149,6 @@ func startHA(t *testing.T, ctx context.Context, lab *netlab.Lab) (token, adminSo
 		t.Fatalf("ha device add printed %q", out)
 	}
 	return added.Token, adminSock, haBin
-}
-
-// startPinned calls start on an OS thread that stays locked to a parked
-// goroutine, and so alive, until release is called.
-func startPinned(start func() (*netlab.Process, error)) (*netlab.Process, func(), error) {
-	type result struct {
-		p   *netlab.Process
-		err error
-	}
-	res := make(chan result, 1)
-	done := make(chan struct{})
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		p, err := start()
-		res <- result{p, err}
-		<-done
-	}()
-	r := <-res
-	var once sync.Once
-	return r.p, func() { once.Do(func() { close(done) }) }, r.err
 }
 
 // TestLabAppMovesWifiToCellular drives the library the way an Android app
