@@ -28,18 +28,30 @@ var buildTargets = []struct{ pkg, name string }{
 	{"golang.zx2c4.com/wireguard", "wireguard-go"},
 }
 
-// Build compiles ha, mnode and stock wireguard-go (the version go.mod
-// requires) into dir with `go build`. It must run inside the module's
-// tree (tests do: their working directory is their package).
-func Build(ctx context.Context, dir string) (Binaries, error) {
+// Build compiles the named binaries ("ha", "mnode", "wireguard-go"; all
+// three when none are named) into dir with `go build`; wireguard-go is
+// stock wireguard-go at the version go.mod requires. It must run inside
+// the module's tree (tests do: their working directory is their package).
+func Build(ctx context.Context, dir string, names ...string) (Binaries, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Binaries{}, fmt.Errorf("handoverbench: creating %s: %w", dir, err)
 	}
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
 	for _, t := range buildTargets {
+		if len(names) > 0 && !want[t.name] {
+			continue
+		}
+		delete(want, t.name)
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, t.name), t.pkg)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return Binaries{}, fmt.Errorf("handoverbench: go build %s: %w: %s", t.pkg, err, strings.TrimSpace(string(out)))
 		}
+	}
+	for n := range want {
+		return Binaries{}, fmt.Errorf("handoverbench: no binary %q to build (ha, mnode, wireguard-go)", n)
 	}
 	return In(dir), nil
 }

@@ -61,7 +61,7 @@ func TestBenchBaselines(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	bin, err := Build(ctx, dir)
+	bin, err := Build(ctx, dir, "wireguard-go")
 	if err != nil {
 		t.Fatal(err)
 	}
