@@ -34,6 +34,7 @@ func (b *sharedBind) Send(bufs [][]byte, cep conn.Endpoint) error {
 	if c == nil || bw == nil {
 		return syscall.EAFNOSUPPORT
 	}
+	b.m.signalActivity()
 	msgs := b.getMessages()
 	defer b.putMessages(msgs)
 	ua := net.UDPAddrFromAddrPort(ep.dst)

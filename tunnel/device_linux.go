@@ -169,6 +169,12 @@ func (d *Device) InterfaceName() string { return d.name }
 // DemuxStats returns the demultiplexer's counters.
 func (d *Device) DemuxStats() DemuxStats { return d.m.stats() }
 
+// Activity receives a value after WireGuard datagrams were received or
+// sent since the last value was taken (signals are coalesced: one
+// pending at most). A mobile node waits on it while its tunnel is idle
+// instead of polling the peer counters. It is never closed.
+func (d *Device) Activity() <-chan struct{} { return d.m.activity }
+
 // SetPeer implements DataPlane.
 func (d *Device) SetPeer(p Peer) error {
 	if err := p.Validate(); err != nil {

@@ -45,6 +45,9 @@ func (d *Device) SetEndpoint(Key, netip.AddrPort) error { return ErrUnsupported 
 // Peers implements DataPlane.
 func (d *Device) Peers() ([]PeerStatus, error) { return nil, ErrUnsupported }
 
+// Activity never receives on this platform.
+func (d *Device) Activity() <-chan struct{} { return nil }
+
 // Rebind implements DataPlane.
 func (d *Device) Rebind() error { return ErrUnsupported }
 

@@ -47,13 +47,15 @@ type DataPlane struct {
 	ops     []Op
 	rebinds int
 	closed  bool
+
+	activity chan struct{} // see Activity
 }
 
 var _ tunnel.DataPlane = (*DataPlane)(nil)
 
 // New returns an empty DataPlane.
 func New() *DataPlane {
-	return &DataPlane{peers: make(map[tunnel.Key]*tunnel.PeerStatus)}
+	return &DataPlane{peers: make(map[tunnel.Key]*tunnel.PeerStatus), activity: make(chan struct{}, 1)}
 }
 
 func (d *DataPlane) checkLocked(op OpKind, pub tunnel.Key) error {
@@ -208,10 +210,22 @@ func (d *DataPlane) SetStatus(pub tunnel.Key, lastHandshake time.Time, rx, tx ui
 	defer d.mu.Unlock()
 	p, ok := d.peers[pub]
 	if ok {
+		moved := p.RxBytes != rx || p.TxBytes != tx
 		p.LastHandshake, p.RxBytes, p.TxBytes = lastHandshake, rx, tx
+		if moved {
+			select {
+			case d.activity <- struct{}{}:
+			default:
+			}
+		}
 	}
 	return ok
 }
+
+// Activity mirrors tunnel.Device.Activity: it receives a value after
+// SetStatus changed a peer's byte counters (coalesced, one pending at
+// most).
+func (d *DataPlane) Activity() <-chan struct{} { return d.activity }
 
 // Ops returns the successful calls so far, oldest first.
 func (d *DataPlane) Ops() []Op {

@@ -153,3 +153,31 @@ func TestFakeConcurrent(t *testing.T) {
 		t.Fatalf("%d peers left", len(ps))
 	}
 }
+
+func TestFakeActivity(t *testing.T) {
+	d := New()
+	k := key(t)
+	if err := d.SetPeer(tunnel.Peer{PublicKey: k}); err != nil {
+		t.Fatal(err)
+	}
+	pending := func() bool {
+		select {
+		case <-d.Activity():
+			return true
+		default:
+			return false
+		}
+	}
+	if pending() {
+		t.Fatal("activity before traffic")
+	}
+	d.SetStatus(k, time.Time{}, 10, 0)
+	d.SetStatus(k, time.Time{}, 20, 5)
+	if !pending() || pending() {
+		t.Error("want exactly one coalesced signal after the counters moved")
+	}
+	d.SetStatus(k, time.Time{}, 20, 5)
+	if pending() {
+		t.Error("signal without the counters moving")
+	}
+}
