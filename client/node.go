@@ -45,6 +45,12 @@ type Config struct {
 	// within the keepalive interval plus (1+retries) timeouts.
 	HeartbeatTimeout time.Duration
 	HeartbeatRetries int
+	// Stall tunes the detection of a silently dead path from the tunnel's
+	// traffic counters (a downlink that stopped, data sent and nothing
+	// back): the node then probes at once with a heartbeat on a short
+	// RTT-based timeout, retried once, and fails over if neither is
+	// answered, instead of waiting for the keepalive schedule.
+	Stall StallConfig
 	// ConnectTimeout bounds one connection attempt (default 5 s).
 	ConnectTimeout time.Duration
 	// Debounce is how long the node waits for a burst of network events

@@ -530,3 +530,116 @@ func TestNodeDownWhileHomeAgentUnreachable(t *testing.T) {
 		t.Errorf("Down took %v", d)
 	}
 }
+
+// stallTweak gives the node a keepalive far longer than the tests, so
+// only stall detection can notice a dead path in time.
+func stallTweak(c *client.Config) {
+	c.Keepalive = client.KeepaliveConfig{Min: 30 * time.Second, Initial: 30 * time.Second, Max: time.Minute}
+	c.HeartbeatTimeout = 0
+}
+
+// downlink simulates a stream received through the tunnel: the home
+// agent peer's byte counters grow every 10 ms (and a little upstream, as
+// a TCP receiver's acknowledgements) until the returned stop is called.
+func downlink(t *testing.T, dp *fakeDP, peer tunnel.Key) (stop func()) {
+	t.Helper()
+	done, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		var rx, tx uint64
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				rx, tx = rx+1400, tx+60
+				if !dp.SetStatus(peer, time.Now(), rx, tx) {
+					t.Error("home agent peer not configured")
+					return
+				}
+			}
+		}
+	}()
+	var once bool
+	stop = func() {
+		if !once {
+			once = true
+			close(done)
+			<-exited
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func TestNodeFailsOverFastWhenFlowingTrafficStalls(t *testing.T) {
+	e := enrollEnv(t, clienttest.Config{})
+	e.start(netState(wifiLink, cellLink), stallTweak)
+	e.waitFor("registration", registered)
+	dp := <-e.dp
+	stop := downlink(t, dp, tunnel.Key(e.ha.WGPublicKey()))
+	// Let the downlink be seen as active, then the Wi-Fi path goes
+	// silent: nothing passes either way, the link stays up.
+	time.Sleep(300 * time.Millisecond)
+	e.ha.Drop(true)
+	stop()
+	dropped := time.Now()
+	st := e.waitFor("failover to cellular", func(s client.Status) bool { return s.Interface == "wwan0" })
+	took := time.Since(dropped)
+	t.Logf("failed over %v after the path went silent", took.Round(time.Millisecond))
+	if took > time.Second {
+		t.Errorf("failover took %v, want at most 1 s (keepalive interval %.0f s)", took, st.KeepaliveS)
+	}
+	if st.StallProbes != 1 || st.StallFalseAlarms != 0 {
+		t.Errorf("stall probes %d, false alarms %d; want 1 and 0", st.StallProbes, st.StallFalseAlarms)
+	}
+	e.ha.Drop(false)
+	e.waitFor("registered on cellular", func(s client.Status) bool { return s.State == "registered" && s.Interface == "wwan0" })
+	if b, _ := e.ha.Binding("phone"); b.Via != 4 {
+		t.Errorf("binding via %d after failover, want 4 (wwan0)", b.Via)
+	}
+}
+
+func TestNodeProbesOnceWhenTrafficStopsOnHealthyPath(t *testing.T) {
+	e := enrollEnv(t, clienttest.Config{})
+	e.start(netState(wifiLink, cellLink), stallTweak)
+	e.waitFor("registration", registered)
+	dp := <-e.dp
+	stop := downlink(t, dp, tunnel.Key(e.ha.WGPublicKey()))
+	time.Sleep(300 * time.Millisecond)
+	stop()
+	e.waitFor("the probe answered", func(s client.Status) bool { return s.StallFalseAlarms == 1 })
+	// The path is idle now: the node must not probe again nor move.
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		st := e.node.Status()
+		if st.StallProbes > 1 || st.Interface != "wlan0" || st.Handovers != 0 || st.State != "registered" {
+			t.Fatalf("idle healthy path: %d probes, interface %s, %d handovers, state %s; want 1, wlan0, 0, registered",
+				st.StallProbes, st.Interface, st.Handovers, st.State)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestNodeStallDetectionDisabled(t *testing.T) {
+	e := enrollEnv(t, clienttest.Config{})
+	e.start(netState(wifiLink, cellLink), func(c *client.Config) {
+		stallTweak(c)
+		c.Stall.Disable = true
+	})
+	e.waitFor("registration", registered)
+	dp := <-e.dp
+	stop := downlink(t, dp, tunnel.Key(e.ha.WGPublicKey()))
+	time.Sleep(300 * time.Millisecond)
+	e.ha.Drop(true)
+	stop()
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		if st := e.node.Status(); st.StallProbes != 0 || st.Interface != "wlan0" {
+			t.Fatalf("with stall detection off: %d probes, interface %s", st.StallProbes, st.Interface)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -46,6 +46,11 @@ type runner struct {
 	suspect map[int]time.Time // link index -> avoid until
 
 	learner  *KeepaliveLearner
+	stall    *StallDetector // nil when Config.Stall.Disable
+	// activity is the data plane's traffic signal (nil: none);
+	// waitActivity says the loop waits on it for the next stall sample.
+	activity     <-chan struct{}
+	waitActivity bool
 	backoff  Backoff
 	observed netip.AddrPort // care-of address the home agent saw last
 	lastSent time.Time      // last control message sent (keepalive gap)
@@ -54,8 +59,8 @@ type runner struct {
 	fatal    error // set when the node must stop (revoked)
 
 	// timers, all owned by the loop
-	hb, refresh, reconnect, debounce, unsuspect *time.Timer
-	changeAt                                    time.Time // first event of a pending burst
+	hb, refresh, reconnect, debounce, unsuspect, stallT *time.Timer
+	changeAt                                            time.Time // first event of a pending burst
 }
 
 func (n *Node) newRunner(ctx context.Context) (*runner, error) {
@@ -94,8 +99,14 @@ func (n *Node) newRunner(ctx context.Context) (*runner, error) {
 		return nil, fmt.Errorf("client: bringing up the data plane: %w", err)
 	}
 	r.dp = dp
+	if a, ok := dp.(activitySource); ok {
+		r.activity = a.Activity()
+	}
 	r.tr = &quic.Transport{Conn: dp.ControlConn()}
 	r.learner = NewKeepaliveLearner(cfg.Keepalive)
+	if !cfg.Stall.Disable {
+		r.stall = NewStallDetector(cfg.Stall)
+	}
 	// The control connection must outlive the longest keepalive gap.
 	r.learner.SetMax(min(r.learner.cfg.Max, 10*time.Minute))
 	n.updateStatus(func(s *Status) {
@@ -124,6 +135,7 @@ func newStoppedTimer() *time.Timer {
 // loop is the node's event loop.
 func (r *runner) loop() error {
 	r.hb, r.refresh, r.reconnect, r.debounce, r.unsuspect = newStoppedTimer(), newStoppedTimer(), newStoppedTimer(), newStoppedTimer(), newStoppedTimer()
+	r.stallT = newStoppedTimer()
 	var watch <-chan struct{}
 	if r.cfg.Watcher != nil {
 		watch = r.cfg.Watcher.Changed()
@@ -145,6 +157,10 @@ func (r *runner) loop() error {
 		}
 		var sessDone <-chan struct{}
 		var events <-chan binding.Message
+		var activity <-chan struct{}
+		if r.waitActivity {
+			activity = r.activity
+		}
 		if r.sess != nil {
 			sessDone, events = r.sess.Done(), r.sess.Events()
 		}
@@ -166,6 +182,10 @@ func (r *runner) loop() error {
 			r.onNetChange(time.Now())
 		case <-r.hb.C:
 			r.onHeartbeat()
+		case <-r.stallT.C:
+			r.onStallSample()
+		case <-activity:
+			r.onActivity()
 		case <-r.refresh.C:
 			r.onRefresh()
 		case <-r.reconnect.C:
@@ -182,7 +202,7 @@ func (r *runner) loop() error {
 // shutdown deregisters and releases everything.
 func (r *runner) shutdown(err error) error {
 	r.n.updateStatus(func(s *Status) { s.State = "stopping" })
-	for _, t := range []*time.Timer{r.hb, r.refresh, r.reconnect, r.debounce, r.unsuspect} {
+	for _, t := range []*time.Timer{r.hb, r.refresh, r.reconnect, r.debounce, r.unsuspect, r.stallT} {
 		t.Stop()
 	}
 	if r.sess != nil {
@@ -502,6 +522,7 @@ func (r *runner) connectTo(addr netip.AddrPort, reason string, at time.Time) (bo
 	r.learner.SetInitial(cfg.Keepalive)
 	r.afterBind(ba, bu)
 	r.backoff.Reset()
+	r.restartStall()
 	handover := old != nil || reason != "start" && reason != "reconnect"
 	dur := time.Since(at)
 	r.n.updateStatus(func(st *Status) {
@@ -667,6 +688,7 @@ func (r *runner) onSessionLost() {
 	r.sess = nil
 	r.hb.Stop()
 	r.refresh.Stop()
+	r.stopStall()
 	var idle *quic.IdleTimeoutError
 	if errors.As(err, &idle) {
 		// The connection idled out between keepalives: the gap was too

@@ -13,8 +13,10 @@ type StallConfig struct {
 	Sample time.Duration
 	// Idle is the interval between two looks while the tunnel is idle or
 	// the detector has fired and waits for traffic to resume (default
-	// 1 s). A look reads in-process counters only: it sends nothing, so
-	// it never wakes the radio.
+	// 1 s), used only when the data plane has no activity signal (see
+	// tunnel.Device.Activity): with one, an idle node does not sample at
+	// all until WireGuard traffic passes. A look reads in-process
+	// counters only: it sends nothing, so it never wakes the radio.
 	Idle time.Duration
 	// Floor is the shortest quiet time that counts as a stall (default
 	// 250 ms); the threshold is RTTFactor smoothed RTTs of the path, at
@@ -159,12 +161,20 @@ func (d *StallDetector) Observe(now time.Time, rx, tx uint64, rtt time.Duration)
 	return false
 }
 
-// Next is how long to wait before the next sample: Sample before the
-// baseline is taken and while traffic flows or a stall is being timed,
-// Idle otherwise.
+// Idle reports whether the detector has nothing to time: the baseline
+// is taken and no traffic flows (or it fired and waits for the downlink
+// to resume). A caller with an activity signal from its data plane then
+// waits for it instead of sampling.
+func (d *StallDetector) Idle() bool {
+	return d.started && (d.fired || !d.active && d.growing == 0 && d.txPending.IsZero())
+}
+
+// Next is how long to wait before the next sample: Idle while the
+// detector is idle, Sample otherwise (before the baseline is taken,
+// while traffic flows or while a stall is being timed).
 func (d *StallDetector) Next() time.Duration {
-	if !d.started || !d.fired && (d.active || d.growing > 0 || !d.txPending.IsZero()) {
-		return d.cfg.Sample
+	if d.Idle() {
+		return d.cfg.Idle
 	}
-	return d.cfg.Idle
+	return d.cfg.Sample
 }

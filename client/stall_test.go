@@ -180,7 +180,13 @@ func TestStallDetectorReset(t *testing.T) {
 		now = now.Add(sample)
 		d.Observe(now, uint64(i)*1000, 0, ms)
 	}
+	if d.Idle() {
+		t.Error("Idle while the downlink flows")
+	}
 	d.Reset()
+	if d.Idle() {
+		t.Error("Idle before the baseline after Reset")
+	}
 	if got := d.Next(); got != sample {
 		t.Errorf("Next after Reset = %v, want %v", got, sample)
 	}
@@ -189,6 +195,9 @@ func TestStallDetectorReset(t *testing.T) {
 	now = now.Add(5 * time.Second)
 	if d.Observe(now, 5000, 0, ms) {
 		t.Fatal("fired on the baseline after Reset")
+	}
+	if !d.Idle() {
+		t.Error("not Idle after a baseline with no traffic")
 	}
 	now = now.Add(5 * time.Second)
 	if d.Observe(now, 5000, 0, ms) {

@@ -46,6 +46,11 @@ type Status struct {
 	Seq uint16 `json:"seq"`
 	// LifetimeS is the granted binding lifetime.
 	LifetimeS float64 `json:"lifetime_s"`
+	// StallProbes counts probes of the path sent because its traffic
+	// stalled; StallFalseAlarms counts those the home agent answered (the
+	// path was only idle).
+	StallProbes      int `json:"stall_probes"`
+	StallFalseAlarms int `json:"stall_false_alarms"`
 	// Reconnects counts control connections re-established after a loss.
 	Reconnects int `json:"reconnects"`
 	// LastError is the last control-plane error, if any.
