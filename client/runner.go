@@ -45,18 +45,18 @@ type runner struct {
 	hasStby bool
 	suspect map[int]time.Time // link index -> avoid until
 
-	learner  *KeepaliveLearner
-	stall    *StallDetector // nil when Config.Stall.Disable
+	learner *KeepaliveLearner
+	stall   *StallDetector // nil when Config.Stall.Disable
 	// activity is the data plane's traffic signal (nil: none);
 	// waitActivity says the loop waits on it for the next stall sample.
 	activity     <-chan struct{}
 	waitActivity bool
-	backoff  Backoff
-	observed netip.AddrPort // care-of address the home agent saw last
-	lastSent time.Time      // last control message sent (keepalive gap)
-	granted  time.Duration
-	rtt      time.Duration
-	fatal    error // set when the node must stop (revoked)
+	backoff      Backoff
+	observed     netip.AddrPort // care-of address the home agent saw last
+	lastSent     time.Time      // last control message sent (keepalive gap)
+	granted      time.Duration
+	rtt          time.Duration
+	fatal        error // set when the node must stop (revoked)
 
 	// timers, all owned by the loop
 	hb, refresh, reconnect, debounce, unsuspect, stallT *time.Timer
