@@ -83,6 +83,7 @@ func cmdStatus(args []string) error {
 		ho = fmt.Sprintf("%d, last %s ago took %.1f ms (%s)", st.Handovers, time.Since(st.LastHandoverAt).Round(time.Second), st.LastHandoverMs, st.LastHandoverReason)
 	}
 	row("handovers", ho)
+	row("stall probes", fmt.Sprintf("%d (%d false alarms)", st.StallProbes, st.StallFalseAlarms))
 	row("reconnects", st.Reconnects)
 	if st.LastError != "" {
 		row("last error", st.LastError)

@@ -30,7 +30,9 @@ func cmdUp(args []string) error {
 	writeResolv := fset.Bool("write-resolv-conf", false, "write the home agent's DNS servers to /etc/resolv.conf while up (restored on exit)")
 	logLevel := fset.String("log-level", "info", "log level: debug, info, warn, error")
 	kaMin := fset.Duration("keepalive-min", 0, "shortest keepalive interval the NAT timeout learner may use (default 10s)")
-	kaMax := fset.Duration("keepalive-max", 0, "longest keepalive interval (default 5m); a silently dead path is noticed within about this long")
+	kaMax := fset.Duration("keepalive-max", 0, "longest keepalive interval (default 5m); an idle path that died silently is noticed within about this long")
+	stallFloor := fset.Duration("stall-floor", 0, "shortest quiet time of flowing traffic after which the path is probed at once (default 250ms; the threshold is 4 path RTTs when longer)")
+	noStall := fset.Bool("no-stall-detect", false, "do not probe the path when flowing traffic stalls (a silently dead path is then noticed by the keepalive schedule only)")
 	pos, err := parseArgs(fset, args)
 	if err != nil {
 		return err
@@ -50,6 +52,9 @@ func cmdUp(args []string) error {
 	}
 	if *kaMin < 0 || *kaMax < 0 || (*kaMax > 0 && *kaMin > *kaMax) {
 		return usageError{fmt.Sprintf("up: --keepalive-min %v / --keepalive-max %v: want 0 <= min <= max", *kaMin, *kaMax)}
+	}
+	if *stallFloor < 0 {
+		return usageError{fmt.Sprintf("up: --stall-floor %v: want >= 0", *stallFloor)}
 	}
 	log, err := newLogger(*logLevel)
 	if err != nil {
@@ -90,6 +95,7 @@ func cmdUp(args []string) error {
 		FullTunnel: *fullTunnel,
 		ListenPort: uint16(*listenPort),
 		Keepalive:  client.KeepaliveConfig{Min: *kaMin, Max: *kaMax},
+		Stall:      client.StallConfig{Disable: *noStall, Floor: *stallFloor},
 		Logger:     log,
 		NewDataPlane: func(c client.DataPlaneConfig) (client.DataPlane, error) {
 			d, err := tunnel.New(tunnel.Config{
