@@ -275,11 +275,15 @@ func (p *Pool) Hold(id string, addr netip.Addr) error {
 }
 
 func (p *Pool) holdLocked(id string, addr netip.Addr) {
+	p.holdDevLocked(p.internLocked(id), addr)
+}
+
+// holdDevLocked is holdLocked for an interned device.
+func (p *Pool) holdDevLocked(d devID, addr netip.Addr) {
 	fi := famIndex(addrFamily(addr))
 	if len(p.pend) > 0 {
 		delete(p.pend, addr)
 	}
-	d := p.internLocked(id)
 	cur := p.devs[d].held[fi]
 	if cur == addr {
 		return
@@ -307,6 +311,37 @@ func (p *Pool) holdLocked(id string, addr netip.Addr) {
 		e.st &^= stHeld
 		p.setLocked(cur, e)
 	}
+}
+
+// HoldDevice is Hold for every address of one device, under one lock and
+// with one device lookup: store.LoadPool calls it device by device when
+// the store lists leases grouped by device, which is what makes loading a
+// million devices fast. Addresses the pool refuses (ErrOutside,
+// ErrUnusable) are skipped and the others held; the first refusal is
+// returned.
+func (p *Pool) HoldDevice(id string, addrs ...netip.Addr) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var first error
+	var d devID
+	for _, a := range addrs {
+		if err := p.checkLocked(a); err != nil {
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		if d == 0 {
+			// Interned only once an address will name it, so a device
+			// whose addresses are all refused leaves no record behind.
+			d = p.internLocked(id)
+		}
+		p.holdDevLocked(d, a)
+	}
+	return first
 }
 
 // Release records that device id gave addr up at the given time. A

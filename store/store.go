@@ -87,3 +87,17 @@ type Store interface {
 	// fails with an error satisfying errors.Is(err, net.ErrClosed).
 	Close() error
 }
+
+// LeaseGrouper is an optional extension of Store for a fast start-up:
+// stores that can list leases grouped by device cheaply (bboltstore reads
+// its device-ordered address index) implement it, and LoadPool uses it
+// when present.
+type LeaseGrouper interface {
+	// WalkGrouped is Walk, except that leases go to leases instead of
+	// v.Lease (ignored): one call per device holding leases, devices in
+	// id order, with all its leased addresses (in no particular order;
+	// the slice is only valid during the call). Like Walk it visits one
+	// consistent snapshot: devices, then leases, reservations and
+	// quarantine records.
+	WalkGrouped(ctx context.Context, leases func(deviceID string, addrs []netip.Addr) error, v Visitor) error
+}

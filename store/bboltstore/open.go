@@ -83,7 +83,10 @@ type Store struct {
 	closed    bool
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store        = (*Store)(nil)
+	_ store.LeaseGrouper = (*Store)(nil)
+)
 
 // Open opens or creates the store at path.
 func Open(path string, opts Options) (*Store, error) {

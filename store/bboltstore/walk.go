@@ -1,7 +1,10 @@
 package bboltstore
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"net/netip"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -11,6 +14,23 @@ import (
 // Walk visits every record in one read transaction (a consistent
 // snapshot): devices, leases, reservations, quarantine records.
 func (s *Store) Walk(ctx context.Context, v store.Visitor) error {
+	return s.walk(ctx, nil, v)
+}
+
+// WalkGrouped is Walk with leases grouped by device (store.LeaseGrouper).
+// It reads the dev_addr index, which lists every device's addresses in
+// device order and is written in the same transaction as the lease
+// records (Check verifies they agree), so it needs neither a lease record
+// decode nor a device-id copy per lease.
+func (s *Store) WalkGrouped(ctx context.Context, leases func(deviceID string, addrs []netip.Addr) error, v store.Visitor) error {
+	if leases == nil {
+		return s.walk(ctx, nil, v)
+	}
+	v.Lease = nil
+	return s.walk(ctx, leases, v)
+}
+
+func (s *Store) walk(ctx context.Context, grouped func(string, []netip.Addr) error, v store.Visitor) error {
 	return s.view(ctx, "walking the store", func(tx *bolt.Tx) error {
 		n := 0
 		tick := func() error {
@@ -32,6 +52,11 @@ func (s *Store) Walk(ctx context.Context, v store.Visitor) error {
 				return err
 			})
 			if err != nil {
+				return err
+			}
+		}
+		if grouped != nil {
+			if err := walkDevAddrLeases(tx, grouped, tick); err != nil {
 				return err
 			}
 		}
@@ -93,4 +118,51 @@ func (s *Store) Counts(ctx context.Context) (store.Counts, error) {
 		return nil
 	})
 	return c, err
+}
+
+// walkDevAddrLeases calls fn once per device with the leased addresses the
+// dev_addr index lists for it (keys id NUL kind addr, in id order).
+func walkDevAddrLeases(tx *bolt.Tx, fn func(string, []netip.Addr) error, tick func() error) error {
+	var (
+		cur   []byte // id of the device being collected, a copy
+		id    string
+		addrs = make([]netip.Addr, 0, 4)
+	)
+	flush := func() error {
+		if len(addrs) == 0 {
+			return nil
+		}
+		err := fn(id, addrs)
+		addrs = addrs[:0]
+		if err == nil {
+			err = tick()
+		}
+		return err
+	}
+	c := tx.Bucket(bDevAddr).Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		i := bytes.IndexByte(k, 0)
+		if i <= 0 || len(k) < i+2 {
+			return fmt.Errorf("bboltstore: dev_addr key %q: %w", k, store.ErrCorrupt)
+		}
+		if k[i+1] != kindLease {
+			continue
+		}
+		a, err := keyAddr(k[i+2:])
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(k[:i], cur) {
+			if err := flush(); err != nil {
+				return err
+			}
+			cur = append(cur[:0], k[:i]...)
+			id = string(cur)
+			if err := store.ValidateID(id); err != nil {
+				return fmt.Errorf("bboltstore: dev_addr key %q: %w: %v", k, store.ErrCorrupt, err)
+			}
+		}
+		addrs = append(addrs, a)
+	}
+	return flush()
 }
