@@ -44,6 +44,7 @@ func Run(t *testing.T, open Opener) {
 		{"Quarantine", testQuarantine},
 		{"ConcurrentCommits", testConcurrentCommits},
 		{"Walk", testWalk},
+		{"WalkGrouped", testWalkGrouped},
 		{"Close", testClose},
 	}
 	for _, tc := range tests {
