@@ -206,3 +206,25 @@ func TestOpenRefusesTruncatedStore(t *testing.T) {
 		}
 	}
 }
+
+// TestReopenWritesNothing checks that opening a store already at the
+// current schema commits no transaction (no write, no fsync at start).
+func TestReopenWritesNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	txid := func() int {
+		s, err := Open(path, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		var id int
+		if err := s.db.View(func(tx *bolt.Tx) error { id = tx.ID(); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	first := txid()
+	if again := txid(); again != first {
+		t.Fatalf("reopening moved the transaction id from %d to %d", first, again)
+	}
+}
