@@ -9,6 +9,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/homeip/homeip/pool"
 	"github.com/homeip/homeip/store"
 )
 
@@ -33,5 +34,53 @@ func TestWalkGroupedCorruptIndex(t *testing.T) {
 				t.Fatalf("WalkGrouped over dev_addr key %q: %v", key, err)
 			}
 		})
+	}
+}
+
+// TestWalkGroupedMany walks thousands of devices, checks every one comes
+// once, in order, with the addresses the pool gave it, and stops a walk
+// half-way.
+func TestWalkGroupedMany(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "s.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	p, err := pool.New(benchPoolConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 5000
+	bulkCreate(t, s, n, "dev-", p)
+	ctx := context.Background()
+	var last string
+	devs, leases := 0, 0
+	err = s.WalkGrouped(ctx, func(id string, addrs []netip.Addr) error {
+		if id <= last {
+			t.Fatalf("device %q after %q", id, last)
+		}
+		last = id
+		devs++
+		leases += len(addrs)
+		for _, a := range addrs {
+			if h, _ := p.Holder(a); h != id {
+				t.Fatalf("%v listed for %q, held by %q", a, id, h)
+			}
+		}
+		return nil
+	}, store.Visitor{})
+	if err != nil || devs != n || leases != 2*n {
+		t.Fatalf("WalkGrouped: %v after %d devices, %d leases; want %d, %d", err, devs, leases, n, 2*n)
+	}
+	stop := errors.New("stop")
+	devs = 0
+	err = s.WalkGrouped(ctx, func(string, []netip.Addr) error {
+		if devs++; devs == 2501 {
+			return stop
+		}
+		return nil
+	}, store.Visitor{})
+	if !errors.Is(err, stop) || devs != 2501 {
+		t.Fatalf("stopped WalkGrouped: %v after %d devices", err, devs)
 	}
 }
