@@ -55,9 +55,8 @@ type HomeIP struct {
 	log                        *slog.Logger
 	procCtx                    context.Context
 	procCancel                 context.CancelFunc
-	mu                         sync.Mutex // guards ha, node, haRuns
+	mu                         sync.Mutex // guards ha, node
 	ha, node                   *netlab.Process
-	haRuns                     int
 	closeOnce                  sync.Once
 }
 
@@ -168,7 +167,6 @@ func (h *HomeIP) StartHA(ctx context.Context) error {
 		return err
 	}
 	h.ha = p
-	h.haRuns++
 	h.mu.Unlock()
 	// Ready when the admin API lists bindings.
 	deadline := time.Now().Add(20 * time.Second)
@@ -314,13 +312,6 @@ func (h *HomeIP) WaitStatus(ctx context.Context, limit time.Duration, what strin
 // Bindings returns `ha binding list --json` as printed, for diagnostics.
 func (h *HomeIP) Bindings(ctx context.Context) (string, error) {
 	return h.Lab.HA.Run(ctx, h.opt.Bin.HA, "binding", "list", "--admin-socket", h.adminSock, "--json")
-}
-
-// HARuns returns how many times ha was started.
-func (h *HomeIP) HARuns() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.haRuns
 }
 
 // Logs returns the last lines of ha's and mnode's output, for failure
