@@ -52,11 +52,13 @@ func newIndex() *index {
 	return &index{byID: map[string]*devInfo{}, byName: map[string]string{}, byIKey: map[string]string{}, byVIP: map[netip.Addr]string{}}
 }
 
-// load fills the index from the store in one consistent walk.
+// load fills the index from the store in one consistent walk, with the
+// leases grouped by device when the store offers that (cheaper: no lease
+// record decoded, one lookup per device).
 func (x *index) load(ctx context.Context, st store.Store) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	return st.Walk(ctx, store.Visitor{
+	v := store.Visitor{
 		Device: func(d store.Device) error {
 			x.putLocked(fromStore(d))
 			return nil
@@ -69,7 +71,18 @@ func (x *index) load(ctx context.Context, st store.Store) error {
 			x.setVIPLocked(d, l.Addr)
 			return nil
 		},
-	})
+	}
+	if g, ok := st.(store.LeaseGrouper); ok {
+		return g.WalkGrouped(ctx, func(id string, addrs []netip.Addr) error {
+			if d := x.byID[id]; d != nil {
+				for _, a := range addrs {
+					x.setVIPLocked(d, a)
+				}
+			}
+			return nil
+		}, v)
+	}
+	return st.Walk(ctx, v)
 }
 
 func fromStore(d store.Device) *devInfo {
