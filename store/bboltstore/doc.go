@@ -19,11 +19,20 @@
 // version byte and use length-prefixed fields (codec.go); decoding is
 // strict and fuzzed.
 //
+// # Loading
+//
+// WalkGrouped (store.LeaseGrouper) lists leases from the dev_addr index,
+// which is in device order: a home agent's start (store.LoadPool and its
+// device index) decodes no lease record and looks each device up once.
+// The index is written in the same transactions as the lease records, and
+// Check verifies that the two agree.
+//
 // # Opening
 //
 // Open refuses, without writing anything, a file that is not a bbolt
 // database, a bbolt database that is not a homeip store, and a store of a
 // newer schema (store.ErrCorrupt, store.ErrSchema). An older schema is
 // migrated in one transaction by the registered migrations, one version
-// step at a time.
+// step at a time. A store at the current schema is only read at open: no
+// commit, no fsync.
 package bboltstore
