@@ -41,8 +41,9 @@
 // # Consistency with the store
 //
 // The pool's state is a cache of the store's: it is filled at start
-// (store.LoadPool) and told about every committed change (Hold, Reserve,
-// Release, Quarantine, ForgetDevice). Hold accepts what the store
+// (store.LoadPool, which sizes it with Grow and hands it each device's
+// leases at once with HoldDevice) and told about every committed change
+// (Hold, Reserve, Release, Quarantine, ForgetDevice). Hold accepts what the store
 // committed even if the pool believed otherwise (the store is the truth);
 // that is how a conflict reported by the store, because another writer
 // allocated meanwhile, makes the next proposal a different address.
