@@ -58,6 +58,14 @@ func newIndex() *index {
 func (x *index) load(ctx context.Context, st store.Store) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	// Size the maps for the store so that a big load does not rehash
+	// them over and over (sizing only: a failing store fails the walk).
+	if c, err := st.Counts(ctx); err == nil && len(x.byID) == 0 {
+		x.byID = make(map[string]*devInfo, c.Devices)
+		x.byName = make(map[string]string, c.Devices)
+		x.byIKey = make(map[string]string, c.Devices)
+		x.byVIP = make(map[netip.Addr]string, c.Leases)
+	}
 	v := store.Visitor{
 		Device: func(d store.Device) error {
 			x.putLocked(fromStore(d))
