@@ -184,8 +184,13 @@ func (m *model) rebuild(t *testing.T, cfg Config) *Pool {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Leases grouped by device, as LoadPool hands them over.
+	byDev := map[string][]netip.Addr{}
 	for a, id := range m.held {
-		if err := p.Hold(id, a); err != nil {
+		byDev[id] = append(byDev[id], a)
+	}
+	for id, as := range byDev {
+		if err := p.HoldDevice(id, as...); err != nil {
 			t.Fatal(err)
 		}
 	}
