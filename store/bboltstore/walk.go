@@ -23,9 +23,6 @@ func (s *Store) Walk(ctx context.Context, v store.Visitor) error {
 // records (Check verifies they agree), so it needs neither a lease record
 // decode nor a device-id copy per lease.
 func (s *Store) WalkGrouped(ctx context.Context, leases func(deviceID string, addrs []netip.Addr) error, v store.Visitor) error {
-	if leases == nil {
-		return s.walk(ctx, nil, v)
-	}
 	v.Lease = nil
 	return s.walk(ctx, leases, v)
 }
