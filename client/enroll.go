@@ -119,7 +119,19 @@ func Enroll(ctx context.Context, dir *StateDir, tokenText string, opt EnrollOpti
 }
 
 // enrollAt runs one enrolment exchange over a fresh UDP socket.
-func enrollAt(ctx context.Context, addr netip.AddrPort, tlsConf *tls.Config, timeout time.Duration, m *binding.Enroll, log *slog.Logger) (*binding.EnrollAck, error) {
+func enrollAt(ctx context.Context, addr netip.AddrPort, tlsConf *tls.Config, timeout time.Duration, m *binding.Enroll, log *slog.Logger) (ack *binding.EnrollAck, err error) {
+	err = oneShot(ctx, addr, tlsConf, timeout, "enrolment", log, func(ctx context.Context, s *session) error {
+		ack, err = s.Enroll(ctx, m)
+		return err
+	})
+	return ack, err
+}
+
+// oneShot dials the home agent at addr from a fresh UDP socket of its own
+// (not the data plane's: enrolment and the configuration fetch run before
+// there is one), runs fn on the session within timeout, and closes
+// everything. purpose names the exchange in errors.
+func oneShot(ctx context.Context, addr netip.AddrPort, tlsConf *tls.Config, timeout time.Duration, purpose string, log *slog.Logger, fn func(context.Context, *session) error) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	network := "udp4"
@@ -128,7 +140,7 @@ func enrollAt(ctx context.Context, addr netip.AddrPort, tlsConf *tls.Config, tim
 	}
 	pc, err := net.ListenUDP(network, nil)
 	if err != nil {
-		return nil, fmt.Errorf("client: enrolment socket: %w", err)
+		return fmt.Errorf("client: %s socket: %w", purpose, err)
 	}
 	tr := &quic.Transport{Conn: pc}
 	defer func() {
@@ -137,10 +149,10 @@ func enrollAt(ctx context.Context, addr netip.AddrPort, tlsConf *tls.Config, tim
 	}()
 	s, err := dialSession(ctx, tr, addr, tlsConf, quicConfig(30*time.Second), log)
 	if err != nil {
-		return nil, classifyDialError(err)
+		return classifyDialError(err)
 	}
 	defer s.Close()
-	return s.Enroll(ctx, m)
+	return fn(ctx, s)
 }
 
 // classifyDialError marks timeouts as ErrUnreachable.

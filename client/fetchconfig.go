@@ -5,10 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"time"
-
-	"github.com/quic-go/quic-go"
 
 	"github.com/homeip/homeip/binding"
 )
@@ -63,30 +60,12 @@ func FetchConfig(ctx context.Context, dir *StateDir, opt EnrollOptions) (NetConf
 	reg := &binding.Register{DeviceID: st.DeviceID, WGPublicKey: wgPub, Lifetime: 30 * time.Second, Software: "homeip-mobile config fetch"}
 	var errs []error
 	for _, addr := range st.HomeAgent.Addrs {
-		ra, err := func() (*binding.RegisterAck, error) {
-			ctx, cancel := context.WithTimeout(ctx, timeout)
-			defer cancel()
-			network := "udp4"
-			if addr.Addr().Is6() && !addr.Addr().Is4In6() {
-				network = "udp6"
-			}
-			pc, err := net.ListenUDP(network, nil)
+		var ra *binding.RegisterAck
+		err := oneShot(ctx, addr, tlsConf, timeout, "configuration fetch", log, func(ctx context.Context, s *session) error {
+			var err error
+			ra, _, err = s.Register(ctx, reg, nil)
 			if err != nil {
-				return nil, fmt.Errorf("client: configuration fetch socket: %w", err)
-			}
-			tr := &quic.Transport{Conn: pc}
-			defer func() {
-				tr.Close()
-				pc.Close()
-			}()
-			s, err := dialSession(ctx, tr, addr, tlsConf, quicConfig(30*time.Second), log)
-			if err != nil {
-				return nil, classifyDialError(err)
-			}
-			defer s.Close()
-			ra, _, err := s.Register(ctx, reg, nil)
-			if err != nil {
-				return nil, err
+				return err
 			}
 			if ra.Status.OK() {
 				// The registration was only to learn the configuration.
@@ -94,8 +73,8 @@ func FetchConfig(ctx context.Context, dir *StateDir, opt EnrollOptions) (NetConf
 					log.Info("deregistration after the configuration fetch not acknowledged", "err", derr)
 				}
 			}
-			return ra, nil
-		}()
+			return nil
+		})
 		if err != nil {
 			log.Warn("configuration fetch failed", "home_agent", addr, "err", err)
 			if errors.Is(err, ErrFingerprintMismatch) || ctx.Err() != nil {
