@@ -6,12 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/homeip/homeip/internal/handoverbench"
+	"github.com/homeip/homeip/internal/leaktest"
 	"github.com/homeip/homeip/internal/netlab"
 	"github.com/homeip/homeip/internal/netlab/labtest"
 )
@@ -53,33 +52,12 @@ func runMain(m *testing.M) int {
 	}
 	code := m.Run()
 	if code == 0 {
-		if leaked := leakedGoroutines(2 * time.Second); leaked != "" {
+		if leaked := leaktest.Leaked(2*time.Second, "internal/handoverbench.", "internal/streamprobe."); leaked != "" {
 			fmt.Fprintf(os.Stderr, "goroutines left running after the tests:\n%s\n", leaked)
 			code = 1
 		}
 	}
 	return code
-}
-
-// leakedGoroutines waits up to grace for every goroutine running stream
-// code (handoverbench, streamprobe) to end, and returns the stacks of
-// those that did not.
-func leakedGoroutines(grace time.Duration) string {
-	deadline := time.Now().Add(grace)
-	for {
-		var leaked []string
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		for _, g := range strings.Split(string(buf), "\n\n") {
-			if strings.Contains(g, "internal/handoverbench.") || strings.Contains(g, "internal/streamprobe.") {
-				leaked = append(leaked, g)
-			}
-		}
-		if len(leaked) == 0 || time.Now().After(deadline) {
-			return strings.Join(leaked, "\n\n")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // needBinaries skips or fails the test (per labtest.Require) without a
