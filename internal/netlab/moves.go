@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+
+	"github.com/vishvananda/netlink"
 )
 
 func a4(a netip.Addr, p netip.Prefix, dev string) string {
@@ -15,14 +17,14 @@ func a6(a netip.Addr, p netip.Prefix, dev string) string {
 	return fmt.Sprintf("addr replace %s/%d dev %s nodad", a, p.Bits(), dev)
 }
 
-// wifiUpCmds brings wlan0 up in subnet A or B with its default routes.
+// wifiUpCmds gives wlan0 (already up, see applyLocked) its addresses in
+// subnet A or B and its default routes.
 func wifiUpCmds(subnetB bool) []string {
 	a4a, a6a, p4, p6, gw4, gw6 := MNWifiA4, MNWifiA6, WifiLANA4, WifiLANA6, WifiRouterA4, WifiRouterA6
 	if subnetB {
 		a4a, a6a, p4, p6, gw4, gw6 = MNWifiB4, MNWifiB6, WifiLANB4, WifiLANB6, WifiRouterB4, WifiRouterB6
 	}
 	return []string{
-		"link set " + WifiIface + " up",
 		a4(a4a, p4, WifiIface),
 		a6(a6a, p6, WifiIface),
 		fmt.Sprintf("route replace 0.0.0.0/0 via %s dev %s metric %d", gw4, WifiIface, WifiMetric),
@@ -30,9 +32,9 @@ func wifiUpCmds(subnetB bool) []string {
 	}
 }
 
+// cellUpCmds gives wwan0 (already up) its addresses and default routes.
 func cellUpCmds() []string {
 	return []string{
-		"link set " + CellIface + " up",
 		a4(MNCell4, CellLAN4, CellIface),
 		a6(MNCell6, CellLAN6, CellIface),
 		fmt.Sprintf("route replace 0.0.0.0/0 via %s dev %s metric %d", CellRouter4, CellIface, CellMetric),
@@ -49,6 +51,11 @@ func downCmds(dev string) []string {
 // applyLocked moves mn from l.state to want. Links going down are taken
 // down before links coming up (break before make), and a link that stays
 // as it is is not touched, so a watcher on mn sees only the real change.
+// A link coming up gets its addresses and routes only once the link layer
+// works at both ends, as a real radio gets its address (DHCP) only after
+// it associated: a veth end activates its transmit queue asynchronously
+// (the kernel's link watch), and an address given at once let mn's first
+// ARP request for its gateway go unanswered, costing a 1 s ARP retry.
 // After a failed step the kernel state is unknown and the next call
 // rewrites both links completely. l.moveMu is held.
 func (l *Lab) applyLocked(ctx context.Context, want MNState) error {
@@ -56,44 +63,117 @@ func (l *Lab) applyLocked(ctx context.Context, want MNState) error {
 		return ErrClosed
 	}
 	cur := l.state
-	var cmds []string
+	var down, config []string
+	var up []upLink
+	wifiUp := upLink{WifiIface, l.Wifi, wifiLAN}
+	cellUp := upLink{CellIface, l.Cell, cellRAN}
 	switch {
 	case l.dirty:
-		cmds = append(cmds, downCmds(WifiIface)...)
+		down = append(down, downCmds(WifiIface)...)
 		if !want.CellUp {
-			cmds = append(cmds, downCmds(CellIface)...)
+			down = append(down, downCmds(CellIface)...)
 		}
 		if want.WifiUp {
-			cmds = append(cmds, wifiUpCmds(want.WifiSubnetB)...)
+			up = append(up, wifiUp)
+			config = append(config, wifiUpCmds(want.WifiSubnetB)...)
 		}
 		if want.CellUp {
-			cmds = append(cmds, cellUpCmds()...)
+			up = append(up, cellUp)
+			config = append(config, cellUpCmds()...)
 		}
 	default:
 		wifiChanges := cur.WifiUp != want.WifiUp || (want.WifiUp && cur.WifiSubnetB != want.WifiSubnetB)
 		if cur.WifiUp && wifiChanges {
-			cmds = append(cmds, downCmds(WifiIface)...)
+			down = append(down, downCmds(WifiIface)...)
 		}
 		if cur.CellUp && !want.CellUp {
-			cmds = append(cmds, downCmds(CellIface)...)
+			down = append(down, downCmds(CellIface)...)
 		}
 		if want.WifiUp && wifiChanges {
-			cmds = append(cmds, wifiUpCmds(want.WifiSubnetB)...)
+			up = append(up, wifiUp)
+			config = append(config, wifiUpCmds(want.WifiSubnetB)...)
 		}
 		if want.CellUp && !cur.CellUp {
-			cmds = append(cmds, cellUpCmds()...)
+			up = append(up, cellUp)
+			config = append(config, cellUpCmds()...)
 		}
 	}
-	if len(cmds) == 0 {
+	if len(down)+len(config) == 0 {
 		l.state = want
 		return nil
+	}
+	cmds := down
+	for _, u := range up {
+		cmds = append(cmds, "link set "+u.dev+" up")
 	}
 	if err := l.MN.ip(ctx, cmds...); err != nil {
 		l.dirty = true
 		return fmt.Errorf("netlab: moving mn to %+v: %w", want, err)
 	}
+	for _, u := range up {
+		if err := l.waitLinkUp(ctx, u); err != nil {
+			l.dirty = true
+			return fmt.Errorf("netlab: moving mn to %+v: %w", want, err)
+		}
+	}
+	if len(config) > 0 {
+		if err := l.MN.ip(ctx, config...); err != nil {
+			l.dirty = true
+			return fmt.Errorf("netlab: moving mn to %+v: %w", want, err)
+		}
+	}
 	l.log.Info("mn moved", "from", cur, "to", want)
 	l.state, l.dirty = want, false
+	return nil
+}
+
+// upLink is one of mn's links coming up: its name on mn, and the router
+// and interface at the other end.
+type upLink struct {
+	dev    string
+	router *Node
+	peer   string
+}
+
+// linkUpTimeout bounds the wait for a veth pair to come up at both ends;
+// it takes well under a millisecond normally.
+const linkUpTimeout = 5 * time.Second
+
+// waitLinkUp waits until both ends of u are operationally up, polling
+// every half millisecond.
+func (l *Lab) waitLinkUp(ctx context.Context, u upLink) error {
+	ends := []struct {
+		n   *Node
+		dev string
+	}{{l.MN, u.dev}, {u.router, u.peer}}
+	deadline := time.Now().Add(linkUpTimeout)
+	for _, e := range ends {
+		h, err := e.n.Netlink()
+		if err != nil {
+			return err
+		}
+		for {
+			link, err := h.LinkByName(e.dev)
+			if err != nil {
+				h.Close()
+				return fmt.Errorf("netlab: %s: reading %s: %w", e.n.NS, e.dev, err)
+			}
+			if link.Attrs().OperState == netlink.OperUp {
+				break
+			}
+			if time.Now().After(deadline) {
+				h.Close()
+				return fmt.Errorf("netlab: %s: %s still %s after %v", e.n.NS, e.dev, link.Attrs().OperState, linkUpTimeout)
+			}
+			select {
+			case <-ctx.Done():
+				h.Close()
+				return ctx.Err()
+			case <-time.After(500 * time.Microsecond):
+			}
+		}
+		h.Close()
+	}
 	return nil
 }
 

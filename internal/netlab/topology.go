@@ -19,6 +19,7 @@ import (
 const (
 	routerWAN = "wan0" // uplink of every router; NAT happens on the way out of it
 	wifiLAN   = "lan0" // the Wi-Fi router's side of mn's wlan0
+	cellRAN   = "ran0" // the cell router's side of mn's wwan0
 )
 
 // sysctls applied in every namespace before any interface exists, so the
@@ -87,7 +88,7 @@ func (l *Lab) build(ctx context.Context) error {
 		{l.HA, "cell0", l.Carrier, routerWAN},
 		{l.Carrier, "lan0", l.Cell, routerWAN},
 		{l.Wifi, wifiLAN, l.MN, WifiIface},
-		{l.Cell, "ran0", l.MN, CellIface},
+		{l.Cell, cellRAN, l.MN, CellIface},
 	}
 	for _, p := range pairs {
 		if err := p.a.ip(ctx, fmt.Sprintf("link add %s type veth peer name %s netns %s", p.ai, p.bi, p.b.NS)); err != nil {
