@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"testing"
 	"time"
 
@@ -355,13 +356,28 @@ func TestBindForgetsVanishedSource(t *testing.T) {
 }
 
 func TestRunInNetnsSameNamespace(t *testing.T) {
-	ns, err := os.Open("/proc/self/ns/net")
+	// inCurrentNetns answers for the calling thread and the main thread
+	// together. The main thread can be in another namespace when a test
+	// before this one ran a namespace switch on it (Go keeps a main
+	// thread whose goroutine exits locked, in the namespace it had), so
+	// the expected answer depends on that, and both cases are checked.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	ns, err := os.Open("/proc/thread-self/ns/net")
 	if err != nil {
 		t.Skipf("no namespace file: %v", err)
 	}
 	defer ns.Close()
-	if !inCurrentNetns(ns) {
-		t.Fatal("the process's own namespace is not recognised")
+	var self, main unix.Stat_t
+	if err := unix.Fstat(int(ns.Fd()), &self); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Stat("/proc/self/ns/net", &main); err != nil {
+		t.Fatal(err)
+	}
+	same := self.Dev == main.Dev && self.Ino == main.Ino
+	if got := inCurrentNetns(ns); got != same {
+		t.Fatalf("inCurrentNetns(own thread's namespace) = %v, want %v (main thread in the same namespace: %v)", got, same, same)
 	}
 	ran := false
 	if err := runInNetns(ns, func() error { ran = true; return nil }); err != nil || !ran {
