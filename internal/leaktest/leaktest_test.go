@@ -6,12 +6,25 @@ import (
 	"time"
 )
 
-// parkForLeaktest is a goroutine body with a name the check can find.
-func parkForLeaktest(stop <-chan struct{}) { <-stop }
+// parkForLeaktest is a goroutine body with a name the check can find;
+// kept out of line so that its name is on the goroutine's stack.
+//
+//go:noinline
+func parkForLeaktest(started chan<- struct{}, stop <-chan struct{}) {
+	close(started)
+	<-stop
+}
+
+// park starts parkForLeaktest and waits until it runs.
+func park(stop <-chan struct{}) {
+	started := make(chan struct{})
+	go parkForLeaktest(started, stop)
+	<-started
+}
 
 func TestLeakedFindsAndForgets(t *testing.T) {
 	stop := make(chan struct{})
-	go parkForLeaktest(stop)
+	park(stop)
 	if got := Leaked(50*time.Millisecond, "leaktest.parkForLeaktest"); !strings.Contains(got, "parkForLeaktest") {
 		t.Fatalf("running goroutine not reported: %q", got)
 	}
@@ -24,7 +37,7 @@ func TestLeakedFindsAndForgets(t *testing.T) {
 func TestLeakedIgnoresUnmatched(t *testing.T) {
 	stop := make(chan struct{})
 	defer close(stop)
-	go parkForLeaktest(stop)
+	park(stop)
 	if got := Leaked(0, "no.such.package"); got != "" {
 		t.Fatalf("unmatched goroutine reported:\n%s", got)
 	}
