@@ -19,6 +19,9 @@ var (
 	// ErrRejected is returned when the home agent refused a request; the
 	// wrapping error carries the status.
 	ErrRejected = errors.New("client: refused by the home agent")
+	// ErrStateBusy is returned by StateDir.Lock when another node holds
+	// the state directory.
+	ErrStateBusy = errors.New("client: state directory in use by another mnode")
 	// ErrNotRunning is returned by the control-socket client when no node
 	// answers on the socket.
 	ErrNotRunning = errors.New("client: mnode is not running")

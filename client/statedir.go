@@ -182,7 +182,7 @@ func (d *StateDir) Lock() (unlock func(), err error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("client: state directory %s is in use by another mnode", d.path)
+			return nil, fmt.Errorf("%w: %s", ErrStateBusy, d.path)
 		}
 		return nil, fmt.Errorf("client: locking state directory: %w", err)
 	}

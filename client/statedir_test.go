@@ -80,6 +80,8 @@ func TestStateDir(t *testing.T) {
 	}
 	if _, err := d.Lock(); err == nil {
 		t.Error("second lock granted")
+	} else if !errors.Is(err, ErrStateBusy) {
+		t.Errorf("second lock: %v, want ErrStateBusy", err)
 	}
 	unlock()
 	unlock2, err := d.Lock()

@@ -2,7 +2,6 @@ package mobile
 
 import (
 	"errors"
-	"strings"
 
 	"github.com/homeip/homeip/binding"
 	"github.com/homeip/homeip/client"
@@ -86,8 +85,7 @@ func classify(err error) error {
 		code = CodeRejected
 	case errors.Is(err, client.ErrInvalid):
 		code = CodeInvalid
-	case strings.Contains(err.Error(), "in use by another mnode"):
-		// client.StateDir.Lock has no sentinel for a held lock.
+	case errors.Is(err, client.ErrStateBusy):
 		code = CodeBusy
 	}
 	return &codedError{code: code, err: err}

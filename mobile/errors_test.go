@@ -23,7 +23,7 @@ func TestClassify(t *testing.T) {
 		{fmt.Errorf("%w: c", client.ErrUnreachable), CodeUnreachable},
 		{fmt.Errorf("%w: d", client.ErrFingerprintMismatch), CodeFingerprint},
 		{fmt.Errorf("bad token: %w", client.ErrInvalid), CodeInvalid},
-		{errors.New("client: state directory /x is in use by another mnode"), CodeBusy},
+		{fmt.Errorf("%w: /x", client.ErrStateBusy), CodeBusy},
 		{errors.New("disk full"), CodeInternal},
 		{coded(CodeTunnel, errors.New("no TUN")), CodeTunnel},
 	} {
