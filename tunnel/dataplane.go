@@ -91,6 +91,9 @@ type PeerStatus struct {
 	LastHandshake time.Time
 	// RxBytes and TxBytes count the peer's WireGuard traffic.
 	RxBytes, TxBytes uint64
+	// MTU is the per-peer path MTU set with SetPeerMTU: the largest inner
+	// packet sent to the peer. 0 means the interface MTU.
+	MTU int
 }
 
 // DataPlane is the seam the home agent and the mobile node use to drive
@@ -113,6 +116,15 @@ type DataPlane interface {
 	// ErrUnknownPeer if there is no such peer, ErrInvalidPeer if ep is not
 	// a unicast address with a port.
 	SetEndpoint(pub Key, ep netip.AddrPort) error
+	// SetPeerMTU sets the largest inner IP packet (header included) that
+	// the peer's current outer path carries; 0 means the interface MTU.
+	// Inner packets to the peer that do not fit are not sent: their
+	// sender is told with ICMP "fragmentation needed" or ICMPv6 "packet
+	// too big" carrying mtu, and TCP SYNs to and from the peer have their
+	// MSS clamped to fit. ErrUnknownPeer if there is no such peer,
+	// ErrInvalidPeer if mtu is neither 0 nor in [MinPeerMTU, interface
+	// MTU]. SetPeer keeps the value; a removed peer forgets it.
+	SetPeerMTU(pub Key, mtu int) error
 	// Peers returns every configured peer with its live state, in no
 	// particular order.
 	Peers() ([]PeerStatus, error)

@@ -32,8 +32,10 @@ type Device struct {
 	netns *os.File
 	uapi  *uapiServer // nil when not serving UAPI
 
-	mu     sync.Mutex // serialises configuration and Close
-	closed bool       // guarded by mu
+	mu       sync.Mutex  // serialises configuration and Close
+	closed   bool        // guarded by mu
+	mtu      int         // interface MTU
+	peerMTUs map[Key]int // SetPeerMTU values, guarded by mu
 }
 
 var _ DataPlane = (*Device)(nil)
@@ -47,7 +49,7 @@ func New(cfg Config) (*Device, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Device{log: cfg.Logger, m: newDemux()}
+	d := &Device{log: cfg.Logger, m: newDemux(), mtu: cfg.MTU, peerMTUs: make(map[Key]int)}
 	ok := false
 	defer func() {
 		if !ok {
@@ -207,6 +209,28 @@ func (d *Device) RemovePeer(pub Key) error {
 		return fmt.Errorf("tunnel: remove peer %s: %w", pub, ErrUnknownPeer)
 	}
 	d.wg.RemovePeer(device.NoisePublicKey(pub))
+	delete(d.peerMTUs, pub)
+	return nil
+}
+
+// SetPeerMTU implements DataPlane.
+func (d *Device) SetPeerMTU(pub Key, mtu int) error {
+	if err := checkPeerMTU(mtu, d.mtu); err != nil {
+		return fmt.Errorf("tunnel: set path MTU of %s: %w", pub, err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return fmt.Errorf("tunnel: set path MTU: %w", net.ErrClosed)
+	}
+	if d.wg.LookupPeer(device.NoisePublicKey(pub)) == nil {
+		return fmt.Errorf("tunnel: set path MTU of %s: %w", pub, ErrUnknownPeer)
+	}
+	if mtu == 0 {
+		delete(d.peerMTUs, pub)
+	} else {
+		d.peerMTUs[pub] = mtu
+	}
 	return nil
 }
 
@@ -260,7 +284,14 @@ func (d *Device) Peers() ([]PeerStatus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tunnel: reading peers: %w", err)
 	}
-	return parsePeersUAPI(s)
+	ps, err := parsePeersUAPI(s)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ps {
+		ps[i].MTU = d.peerMTUs[ps[i].PublicKey]
+	}
+	return ps, nil
 }
 
 // Rebind implements DataPlane: wireguard-go's BindUpdate (close and reopen

@@ -42,6 +42,9 @@ func (d *Device) RemovePeer(Key) error { return ErrUnsupported }
 // SetEndpoint implements DataPlane.
 func (d *Device) SetEndpoint(Key, netip.AddrPort) error { return ErrUnsupported }
 
+// SetPeerMTU implements DataPlane; unsupported here.
+func (d *Device) SetPeerMTU(Key, int) error { return ErrUnsupported }
+
 // Peers implements DataPlane.
 func (d *Device) Peers() ([]PeerStatus, error) { return nil, ErrUnsupported }
 

@@ -19,6 +19,7 @@ const (
 	OpSetPeer     OpKind = "SetPeer"
 	OpRemovePeer  OpKind = "RemovePeer"
 	OpSetEndpoint OpKind = "SetEndpoint"
+	OpSetPeerMTU  OpKind = "SetPeerMTU"
 	OpRebind      OpKind = "Rebind"
 	OpClose       OpKind = "Close"
 )
@@ -29,6 +30,7 @@ type Op struct {
 	Peer     tunnel.Peer    // SetPeer: the peer as given
 	Key      tunnel.Key     // RemovePeer, SetEndpoint
 	Endpoint netip.AddrPort // SetEndpoint
+	MTU      int            // SetPeerMTU
 }
 
 // DataPlane is an in-memory tunnel.DataPlane with the same validation and
@@ -144,6 +146,26 @@ func (d *DataPlane) SetEndpoint(pub tunnel.Key, ep netip.AddrPort) error {
 	}
 	p.Endpoint = ep
 	d.ops = append(d.ops, Op{Kind: OpSetEndpoint, Key: pub, Endpoint: ep})
+	return nil
+}
+
+// SetPeerMTU implements tunnel.DataPlane: it records the limit (shown in
+// Peers) against an interface MTU of tunnel.DefaultMTU.
+func (d *DataPlane) SetPeerMTU(pub tunnel.Key, mtu int) error {
+	if mtu != 0 && (mtu < tunnel.MinPeerMTU || mtu > tunnel.DefaultMTU) {
+		return fmt.Errorf("tunneltest: set path MTU of %s: %d out of range: %w", pub, mtu, tunnel.ErrInvalidPeer)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.checkLocked(OpSetPeerMTU, pub); err != nil {
+		return err
+	}
+	p, ok := d.peers[pub]
+	if !ok {
+		return fmt.Errorf("tunneltest: set path MTU of %s: %w", pub, tunnel.ErrUnknownPeer)
+	}
+	p.MTU = mtu
+	d.ops = append(d.ops, Op{Kind: OpSetPeerMTU, Key: pub, MTU: mtu})
 	return nil
 }
 
