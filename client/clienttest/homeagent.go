@@ -470,10 +470,7 @@ func (h *HomeAgent) serveConn(conn *quic.Conn) {
 		case *binding.Heartbeat:
 			send(&binding.HeartbeatAck{Nonce: m.Nonce, Time: m.Time, Observed: observed})
 		case *binding.Deregister:
-			if dev != nil {
-				h.cache.Remove(time.Now(), dev.id)
-			}
-			send(&binding.BindingAck{Status: binding.StatusAccepted})
+			send(h.deregister(dev, observed))
 		}
 	}
 }
@@ -565,6 +562,20 @@ func (h *HomeAgent) bind(d *device, m *binding.BindingUpdate, observed netip.Add
 		return nil
 	}
 	return &ack
+}
+
+// deregister drops the device's binding at its request, answering as the
+// home agent does: with the sequence number the binding had, or
+// StatusNotRegistered on a connection that did not register.
+func (h *HomeAgent) deregister(d *device, observed netip.AddrPort) *binding.BindingAck {
+	if d == nil {
+		return &binding.BindingAck{Status: binding.StatusNotRegistered, Observed: observed}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	b, _ := h.cache.Lookup(d.id)
+	h.cache.Remove(time.Now(), d.id)
+	return &binding.BindingAck{Status: binding.StatusAccepted, Sequence: b.Sequence, Observed: observed}
 }
 
 // dropConn drops every datagram while drop is set.

@@ -106,7 +106,8 @@ var (
 // TestBindingsFollowTheCache checks that the fake decides binding updates
 // as the home agent's cache does: priorities choose the primary among
 // observed entries, stale numbers are refused with the current one, the
-// care-of limit holds, and SetSequence and Revoke act on the cache.
+// care-of limit and the lifetime cap hold, and SetSequence, Deregister
+// and Revoke act on the cache.
 func TestBindingsFollowTheCache(t *testing.T) {
 	ha, d := enrolled(t)
 
@@ -149,6 +150,22 @@ func TestBindingsFollowTheCache(t *testing.T) {
 	}
 	if ack := d.update(&binding.BindingUpdate{Sequence: 5, Lifetime: time.Minute, Via: wifi.BID, Entries: []binding.CareOf{wifi, cell}}); ack.Status != binding.StatusStaleSequence || ack.Sequence != 1000 {
 		t.Fatalf("update behind SetSequence: %+v", ack)
+	}
+
+	// Deregistering drops the binding; the next update starts a new one
+	// from any number.
+	d.send(&binding.Deregister{Status: binding.StatusAccepted})
+	if ack, ok := d.read().(*binding.BindingAck); !ok || ack.Status != binding.StatusAccepted || ack.Sequence != 1000 {
+		t.Fatalf("deregistration answered %+v", ack)
+	}
+	if _, ok := ha.Binding("phone"); ok {
+		t.Fatal("binding kept after deregistration")
+	}
+	if ack := d.update(&binding.BindingUpdate{Sequence: 7, Lifetime: time.Minute, Via: wifi.BID, Entries: []binding.CareOf{wifi}}); ack.Status != binding.StatusAccepted {
+		t.Fatalf("update after deregistration: %+v", ack)
+	}
+	if b, _ := ha.Binding("phone"); b.Sequence != 7 || b.Updates != 1 || len(b.Entries) != 1 {
+		t.Fatalf("binding after deregistration and a new update: %+v", b)
 	}
 
 	ha.Revoke("phone")
