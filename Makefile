@@ -7,7 +7,7 @@ APT_PKGS  := iproute2 nftables wireguard-tools dnsutils procps ethtool
 # Packages whose logic runs without root and is checked with the race detector.
 GOTESTFLAGS ?= -shuffle=on -timeout 25m
 
-.PHONY: all deps build lab-tool baseline demo test test-unit vet fmt-check bench bench-handover bench-throughput lab-clean clean
+.PHONY: all deps build lab-tool baseline demo test test-unit vet fmt-check tidy-check bench bench-handover bench-throughput lab-clean clean
 
 all: build
 
@@ -40,12 +40,17 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
+# tidy-check fails when go.mod or go.sum is not what `go mod tidy` would
+# write (a requirement missing, unused, or marked indirect by mistake).
+tidy-check:
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum not tidy: run go mod tidy"; exit 1; }
+
 vet:
 	$(GO) vet ./...
 
 # test: the whole suite, root lab tests included. HOMEIP_REQUIRE_LAB=1 turns
 # "cannot build a lab here" from a skip into a failure.
-test: deps lab-tool fmt-check vet
+test: deps lab-tool fmt-check tidy-check vet
 	$(BIN)/homeip-lab clean
 	HOMEIP_REQUIRE_LAB=1 $(GO) test -race $(GOTESTFLAGS) ./...
 	@left=$$(ip netns list | grep '^hip' || true); \

@@ -121,7 +121,8 @@
 // PKCS #8), wireguard.key (base64), state.json (Persisted: device id and
 // name, home agent addresses and fingerprint, last configuration, last
 // sequence number), a lock file held by the running node, and the default
-// control socket mnode.sock (JSON lines, mode 0600; see ListenControl).
+// control socket mnode.sock (JSON lines, mode 0600; package
+// client/controlapi).
 //
 // # Full tunnel
 //

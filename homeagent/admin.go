@@ -13,6 +13,7 @@ import (
 
 	"github.com/homeip/homeip/binding"
 	"github.com/homeip/homeip/homeagent/adminapi"
+	"github.com/homeip/homeip/homeagent/lease"
 	"github.com/homeip/homeip/pool"
 	"github.com/homeip/homeip/store"
 	"github.com/homeip/homeip/tunnel"
@@ -240,7 +241,7 @@ func (s *Server) ReserveAddr(name string, addr netip.Addr) (adminapi.Device, err
 	if !addr.IsValid() {
 		return adminapi.Device{}, fmt.Errorf("%w: no address", adminapi.ErrInvalid)
 	}
-	if err := store.ReserveVIP(s.adminCtx(), s.st, s.pool, d.id, addr.Unmap(), s.now()); err != nil {
+	if err := lease.ReserveVIP(s.adminCtx(), s.st, s.pool, d.id, addr.Unmap(), s.now()); err != nil {
 		return adminapi.Device{}, mapStoreErr(err)
 	}
 	leases, err := s.st.Leases(s.adminCtx(), d.id)
@@ -390,7 +391,7 @@ func (s *Server) ExportDevice(name string) (adminapi.Export, error) {
 	if !d.wg.IsZero() {
 		s.removePeer(d, "re-exported")
 	}
-	leases, err := store.AssignVIPs(s.adminCtx(), s.st, s.pool, d.id, now)
+	leases, err := lease.AssignVIPs(s.adminCtx(), s.st, s.pool, d.id, now)
 	if err != nil {
 		return adminapi.Export{}, mapStoreErr(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/quic-go/quic-go"
 
 	"github.com/homeip/homeip/binding"
+	"github.com/homeip/homeip/homeagent/lease"
 	"github.com/homeip/homeip/pool"
 	"github.com/homeip/homeip/store"
 )
@@ -254,7 +255,7 @@ func (s *Server) register(ctx context.Context, ss *session, m *binding.Register)
 	case [32]byte(d.wg) != m.WGPublicKey:
 		return status(binding.StatusUnauthorized, "WireGuard key differs from the enrolled one")
 	}
-	leases, err := store.AssignVIPs(ctx, s.st, s.pool, d.id, s.now())
+	leases, err := lease.AssignVIPs(ctx, s.st, s.pool, d.id, s.now())
 	switch {
 	case errors.Is(err, pool.ErrExhausted):
 		return status(binding.StatusNoAddress, err.Error())

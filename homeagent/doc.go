@@ -20,7 +20,7 @@
 //   - Register authenticates by the TLS key (StatusUnauthorized for an
 //     unknown key or a WireGuard key that differs from the enrolled one,
 //     StatusRevoked for a revoked device), leases the sticky VIPs
-//     (store.AssignVIPs), materialises the WireGuard peer with AllowedIPs
+//     (lease.AssignVIPs), materialises the WireGuard peer with AllowedIPs
 //     exactly VIP/32 and VIP/128 and answers with the whole configuration.
 //     A device without a binding has its peer pointed at the address the
 //     registration came from; one with a binding keeps its primary path.

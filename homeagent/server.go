@@ -17,6 +17,7 @@ import (
 	"github.com/homeip/homeip/homeagent/adminapi"
 	"github.com/homeip/homeip/homeagent/config"
 	"github.com/homeip/homeip/homeagent/dns"
+	"github.com/homeip/homeip/homeagent/lease"
 	"github.com/homeip/homeip/homeagent/metrics"
 	"github.com/homeip/homeip/pool"
 	"github.com/homeip/homeip/store"
@@ -114,7 +115,7 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("homeagent: pool: %w", err)
 	}
 	ctx := context.Background()
-	if err := store.LoadPool(ctx, opts.Store, p); err != nil {
+	if err := lease.LoadPool(ctx, opts.Store, p); err != nil {
 		return nil, fmt.Errorf("homeagent: loading leases into the pool: %w", err)
 	}
 	s := &Server{

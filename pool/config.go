@@ -14,9 +14,9 @@ import (
 // devices when Config.Quarantine is zero.
 const DefaultQuarantine = 24 * time.Hour
 
-// Family of addresses: the numbers match store.Family. It is an alias of
-// int so that *Pool satisfies store.Pool without importing it.
-type Family = int
+// Family is an address family: IPv4 or IPv6, numbered 4 and 6 as the
+// store counts them (store.Family).
+type Family int
 
 // The two families.
 const (

@@ -1,8 +1,8 @@
 // Package pool decides which virtual addresses (VIPs) a device gets: IPv4
 // and IPv6 prefixes, sticky identity-keyed leases, reservations,
 // quarantine and exhaustion. It is pure policy on net/netip with no I/O of
-// its own; the store commits what the pool proposes (see store.AssignVIPs,
-// which drives a *Pool through the store.Pool interface).
+// its own; the store commits what the pool proposes, and package
+// homeagent/lease runs the loop between them (lease.AssignVIPs).
 //
 // # Addresses
 //
@@ -41,7 +41,7 @@
 // # Consistency with the store
 //
 // The pool's state is a cache of the store's: it is filled at start
-// (store.LoadPool, which sizes it with Grow and hands it each device's
+// (lease.LoadPool, which sizes it with Grow and hands it each device's
 // leases at once with HoldDevice) and told about every committed change
 // (Hold, Reserve, Release, Quarantine, ForgetDevice). Hold accepts what the store
 // committed even if the pool believed otherwise (the store is the truth);

@@ -241,7 +241,7 @@ func (p *Pool) checkLocked(a netip.Addr) error {
 	}
 	ps := p.sp.prefixOf(a)
 	if ps == nil {
-		return fmt.Errorf("%w: %v (IPv%d prefixes: %v)", ErrOutside, a, addrFamily(a), p.cfg.Prefixes(addrFamily(a)))
+		return fmt.Errorf("%w: %v (IPv%d prefixes: %v)", ErrOutside, a, FamilyOf(a), p.cfg.Prefixes(FamilyOf(a)))
 	}
 	if ok, why := p.sp.usable(ps, a); !ok {
 		return fmt.Errorf("%w: %v is %s", ErrUnusable, a, why)
@@ -280,7 +280,7 @@ func (p *Pool) holdLocked(id string, addr netip.Addr) {
 
 // holdDevLocked is holdLocked for an interned device.
 func (p *Pool) holdDevLocked(d devID, addr netip.Addr) {
-	fi := famIndex(addrFamily(addr))
+	fi := famIndex(FamilyOf(addr))
 	if len(p.pend) > 0 {
 		delete(p.pend, addr)
 	}
@@ -314,7 +314,7 @@ func (p *Pool) holdDevLocked(d devID, addr netip.Addr) {
 }
 
 // HoldDevice is Hold for every address of one device, under one lock and
-// with one device lookup: store.LoadPool calls it device by device when
+// with one device lookup: lease.LoadPool calls it device by device when
 // the store lists leases grouped by device, which is what makes loading a
 // million devices fast. Addresses the pool refuses (ErrOutside,
 // ErrUnusable) are skipped and the others held; the first refusal is
@@ -361,7 +361,7 @@ func (p *Pool) releaseLocked(d devID, addr netip.Addr, at time.Time) {
 	if !ok || e.dev != d || e.st&stHeld == 0 {
 		return
 	}
-	p.devs[d].held[famIndex(addrFamily(addr))] = netip.Addr{}
+	p.devs[d].held[famIndex(FamilyOf(addr))] = netip.Addr{}
 	switch q := p.cfg.quarantine(); {
 	case e.st&stReserved != 0:
 		p.replaceLocked(addr, e, true, entry{dev: d, st: stReserved})
@@ -373,7 +373,7 @@ func (p *Pool) releaseLocked(d devID, addr netip.Addr, at time.Time) {
 }
 
 func (p *Pool) quarantineLocked(d devID, addr netip.Addr, until int64) {
-	fi := famIndex(addrFamily(addr))
+	fi := famIndex(FamilyOf(addr))
 	p.setLocked(addr, entry{dev: d, st: stQuarantined})
 	p.until[key(addr)] = until
 	heap.Push(&p.qheap[fi], qItem{addr: addr, until: until})
@@ -410,7 +410,7 @@ func (p *Pool) Quarantine(id string, addr netip.Addr, released time.Time) {
 		if e.st&(stHeld|stReserved) != 0 {
 			return
 		}
-		clearIndex(p.quar, e.dev, famIndex(addrFamily(addr)), addr)
+		clearIndex(p.quar, e.dev, famIndex(FamilyOf(addr)), addr)
 	}
 	p.quarantineLocked(p.internLocked(id), addr, until.UnixNano())
 }
@@ -465,7 +465,7 @@ func (p *Pool) Addrs(id string) []netip.Addr {
 }
 
 // Grow prepares an empty pool for loading about this many devices and
-// addresses (store.LoadPool calls it with the store's counts), so that the
+// addresses (lease.LoadPool calls it with the store's counts), so that the
 // load does not rehash its maps over and over. On a pool that holds
 // anything already it does nothing.
 func (p *Pool) Grow(devices, addrs int) {

@@ -71,15 +71,15 @@ func (m *model) expire() {
 	for a, q := range m.quar {
 		if !q.until.After(m.now) {
 			delete(m.quar, a)
-			if get(m.devQuar, q.dev, addrFamily(a)) == a {
-				set(m.devQuar, q.dev, addrFamily(a), netip.Addr{})
+			if get(m.devQuar, q.dev, FamilyOf(a)) == a {
+				set(m.devQuar, q.dev, FamilyOf(a), netip.Addr{})
 			}
 		}
 	}
 }
 
 func (m *model) isUsable(a netip.Addr) bool {
-	for _, u := range m.usable[addrFamily(a)] {
+	for _, u := range m.usable[FamilyOf(a)] {
 		if u == a {
 			return true
 		}
@@ -103,21 +103,21 @@ func (m *model) free(f Family) int {
 func (m *model) dropQuar(a netip.Addr) {
 	if q, ok := m.quar[a]; ok {
 		delete(m.quar, a)
-		if get(m.devQuar, q.dev, addrFamily(a)) == a {
-			set(m.devQuar, q.dev, addrFamily(a), netip.Addr{})
+		if get(m.devQuar, q.dev, FamilyOf(a)) == a {
+			set(m.devQuar, q.dev, FamilyOf(a), netip.Addr{})
 		}
 	}
 }
 
 func (m *model) hold(id string, a netip.Addr) {
-	f := addrFamily(a)
+	f := FamilyOf(a)
 	m.dropQuar(a)
 	m.held[a] = id
 	set(m.devHeld, id, f, a)
 }
 
 func (m *model) release(id string, a netip.Addr) {
-	f := addrFamily(a)
+	f := FamilyOf(a)
 	if m.held[a] != id {
 		return
 	}
@@ -141,12 +141,12 @@ func (m *model) release(id string, a netip.Addr) {
 func (m *model) unreserve(id string, a netip.Addr) {
 	if m.resv[a] == id {
 		delete(m.resv, a)
-		set(m.devResv, id, addrFamily(a), netip.Addr{})
+		set(m.devResv, id, FamilyOf(a), netip.Addr{})
 	}
 }
 
 func (m *model) reserve(id string, a netip.Addr) {
-	f := addrFamily(a)
+	f := FamilyOf(a)
 	if old := get(m.devResv, id, f); old.IsValid() && old != a {
 		m.unreserve(id, old)
 	}
@@ -168,7 +168,7 @@ func (m *model) oldestQuar(f Family) (netip.Addr, bool) {
 	var best netip.Addr
 	var bu time.Time
 	for a, q := range m.quar {
-		if addrFamily(a) != f {
+		if FamilyOf(a) != f {
 			continue
 		}
 		if !best.IsValid() || q.until.Before(bu) || (q.until.Equal(bu) && a.Less(best)) {
@@ -212,17 +212,17 @@ func (m *model) check(t *testing.T, p *Pool, step int, op string) {
 	for _, u := range p.Utilisation() {
 		var held, resvOnly, quar uint64
 		for a := range m.held {
-			if addrFamily(a) == u.Family {
+			if FamilyOf(a) == u.Family {
 				held++
 			}
 		}
 		for a := range m.resv {
-			if _, h := m.held[a]; !h && addrFamily(a) == u.Family {
+			if _, h := m.held[a]; !h && FamilyOf(a) == u.Family {
 				resvOnly++
 			}
 		}
 		for a := range m.quar {
-			if addrFamily(a) == u.Family {
+			if FamilyOf(a) == u.Family {
 				quar++
 			}
 		}
@@ -415,7 +415,7 @@ func checkInternals(t *testing.T, p *Pool, step int, op string) {
 		if (e.st == stQuarantined) != hasUntil {
 			t.Fatalf("step %d (%s): %v state %d, until recorded %v", step, op, a, e.st, hasUntil)
 		}
-		if e.st&stHeld != 0 && p.devs[e.dev].held[famIndex(addrFamily(a))] != a {
+		if e.st&stHeld != 0 && p.devs[e.dev].held[famIndex(FamilyOf(a))] != a {
 			t.Fatalf("step %d (%s): %v held by %s but not in its record", step, op, a, p.devs[e.dev].id)
 		}
 	}

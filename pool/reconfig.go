@@ -49,7 +49,7 @@ func (p *Pool) Reconfigure(cfg Config) error {
 			usable, _ = sp.usable(ps, a)
 		}
 		if !usable { // only quarantined entries can get here
-			clearIndex(p.quar, e.dev, famIndex(addrFamily(a)), a)
+			clearIndex(p.quar, e.dev, famIndex(FamilyOf(a)), a)
 			delete(p.addrs, key(a))
 			delete(p.until, key(a))
 			p.unrefLocked(e.dev)
@@ -57,7 +57,7 @@ func (p *Pool) Reconfigure(cfg Config) error {
 		}
 		count(ps, e.st, 1)
 		if e.st == stQuarantined {
-			p.qheap[famIndex(addrFamily(a))] = append(p.qheap[famIndex(addrFamily(a))], qItem{addr: a, until: p.until[key(a)]})
+			p.qheap[famIndex(FamilyOf(a))] = append(p.qheap[famIndex(FamilyOf(a))], qItem{addr: a, until: p.until[key(a)]})
 		}
 	}
 	for fi := range p.qheap {

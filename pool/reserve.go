@@ -42,7 +42,7 @@ func (p *Pool) Reserve(id string, addr netip.Addr) error {
 	d := p.internLocked(id)
 	p.devs[d].refs++ // keep d while its entries change
 	defer p.unrefLocked(d)
-	fi := famIndex(addrFamily(addr))
+	fi := famIndex(FamilyOf(addr))
 	if r := p.resv[d][fi]; r.IsValid() && r != addr {
 		p.unreserveLocked(d, r)
 	}
@@ -79,7 +79,7 @@ func (p *Pool) unreserveLocked(d devID, addr netip.Addr) {
 	if !ok || e.dev != d || e.st&stReserved == 0 {
 		return
 	}
-	clearIndex(p.resv, d, famIndex(addrFamily(addr)), addr)
+	clearIndex(p.resv, d, famIndex(FamilyOf(addr)), addr)
 	p.replaceLocked(addr, e, true, entry{dev: d, st: e.st &^ stReserved})
 }
 

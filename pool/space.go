@@ -45,7 +45,9 @@ func famIndex(f Family) int {
 	return 1
 }
 
-func addrFamily(a netip.Addr) Family {
+// FamilyOf returns the family of an address: IPv4 for IPv4 addresses,
+// IPv6 for all others.
+func FamilyOf(a netip.Addr) Family {
 	if a.Is4() {
 		return IPv4
 	}
@@ -134,7 +136,7 @@ func lastAddr(p netip.Prefix) netip.Addr {
 
 // prefixOf returns the state of the pool prefix containing a, or nil.
 func (s *space) prefixOf(a netip.Addr) *prefixState {
-	for _, ps := range s.fam[famIndex(addrFamily(a))] {
+	for _, ps := range s.fam[famIndex(FamilyOf(a))] {
 		if ps.p.Contains(a) {
 			return ps
 		}

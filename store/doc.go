@@ -26,19 +26,18 @@
 // [Store.CommitLease] is a transaction (or, in a distributed
 // implementation, a compare-and-swap) that refuses an address held or
 // reserved by another device with a [*ConflictError]
-// (errors.Is(err, [ErrAddrInUse])). The caller then tells its pool about
-// the holder and asks for the next proposal. [AssignVIPs] does exactly that
-// loop and is the one call a home agent needs to give a device its sticky
-// IPv4 and IPv6 VIPs durably; [LoadPool] fills a pool from the store at
-// start. Both take the small [Pool] interface, which *pool.Pool satisfies,
-// so this package does not import the pool (DESIGN.md: store imports no
-// other homeip package).
+// (errors.Is(err, [ErrAddrInUse])). The store keeps records and enforces
+// their uniqueness; it does not decide which address a device should get.
+// That is policy, above the store: package homeagent/lease asks the pool
+// for a proposal, commits it here, and on a conflict tells the pool about
+// the holder and asks again. This package imports no other homeip
+// package.
 //
 // A store that can list leases grouped by device cheaply implements the
-// optional [LeaseGrouper]; LoadPool then hands the pool each device's
-// addresses at once (*pool.Pool's HoldDevice), which is what lets a home
-// agent load a million devices in a couple of seconds. Without it LoadPool
-// walks lease records one by one, with the same result.
+// optional [LeaseGrouper]; loading a pool at start (lease.LoadPool) then
+// hands the pool each device's addresses at once, which is what lets a
+// home agent load a million devices in a couple of seconds. Without it
+// the loader walks lease records one by one, with the same result.
 //
 // Quarantine records are kept until PurgeQuarantine removes them; the home
 // agent calls it now and then with now minus the pool's quarantine, since

@@ -76,7 +76,7 @@ type Store interface {
 	PurgeQuarantine(ctx context.Context, before time.Time) (int, error)
 
 	// Counts returns how many records of each kind the store holds (for
-	// metrics, and to size a pool before LoadPool).
+	// metrics, and to size a pool before loading it).
 	Counts(ctx context.Context) (Counts, error)
 
 	// Walk calls v for every record, in a consistent snapshot, devices
@@ -90,8 +90,8 @@ type Store interface {
 
 // LeaseGrouper is an optional extension of Store for a fast start-up:
 // stores that can list leases grouped by device cheaply (bboltstore reads
-// its device-ordered address index) implement it, and LoadPool uses it
-// when present.
+// its device-ordered address index) implement it, and the pool loader
+// (lease.LoadPool) uses it when present.
 type LeaseGrouper interface {
 	// WalkGrouped is Walk, except that leases go to leases instead of
 	// v.Lease (ignored): one call per device holding leases, devices in

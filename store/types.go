@@ -68,7 +68,8 @@ func ValidateID(id string) error {
 	return nil
 }
 
-// Family of an address: 4 or 6 (the same numbers as pool.IPv4, pool.IPv6).
+// Family of an address: 4 or 6. A device holds at most one lease and one
+// reservation per family.
 func Family(a netip.Addr) int {
 	if a.Is4() {
 		return 4

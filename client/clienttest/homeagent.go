@@ -27,7 +27,8 @@ type Config struct {
 	// socket opened inside a test's network namespace). Restart then
 	// fails: the fake cannot reopen it.
 	Conn net.PacketConn
-	// Lifetime granted to registrations and bindings (default 60 s).
+	// Lifetime granted to registrations and bindings (default 60 s): the
+	// binding cache's maximum lifetime.
 	Lifetime time.Duration
 	// Keepalive suggested to devices (default 25 s).
 	Keepalive time.Duration
@@ -37,18 +38,26 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Binding is what the fake knows about a device's binding.
+// Binding is what the fake knows about a device's binding: the binding
+// cache's view of it, and what the last accepted update said.
 type Binding struct {
+	// Sequence is the last accepted sequence number.
 	Sequence uint16
+	// Lifetime is the lifetime granted to the last accepted update.
 	Lifetime time.Duration
 	// Observed is the care-of address: where the last binding update came
 	// from.
 	Observed netip.AddrPort
 	// Via is the binding id the last update came over.
 	Via uint16
-	// Entries are the care-of entries registered (primary and standby).
+	// Entries are the care-of entries the cache holds (primary and
+	// standby), by binding id. Flags are zero: removed entries are gone.
 	Entries map[uint16]binding.CareOf
-	// Updates counts accepted binding updates.
+	// PrimaryBID is the binding id of the entry the cache chose as
+	// primary (highest priority among the observed entries).
+	PrimaryBID uint16
+	// Updates counts accepted binding updates since the binding was
+	// created (it starts again after an expiry or removal).
 	Updates int
 }
 
@@ -59,10 +68,15 @@ type device struct {
 	revoked  bool
 	vip4     netip.Addr
 	vip6     netip.Addr
-	bind     *Binding
 	conn     *quic.Conn
 	stream   *quic.Stream
 	wmu      *sync.Mutex
+	// What the last accepted binding update said; the binding itself is
+	// in the cache, keyed by id.
+	lifetime time.Duration
+	observed netip.AddrPort
+	via      uint16
+	updates  int
 }
 
 type token struct {
@@ -71,13 +85,21 @@ type token struct {
 	used   bool
 }
 
-// HomeAgent is a fake home agent. It is safe for concurrent use.
+// HomeAgent is a fake home agent. Binding updates go through a real
+// binding.Cache configured as the home agent configures it by default
+// (care-of limit, per-device rate limit, priorities, lifetimes capped at
+// Config.Lifetime, expiry swept every second). It is safe for concurrent
+// use.
 type HomeAgent struct {
 	cfg   Config
 	log   *slog.Logger
 	cert  tls.Certificate
 	fp    [32]byte
 	wgPub [32]byte
+	cache *binding.Cache
+
+	stopSweep context.CancelFunc
+	swept     chan struct{} // closed when the cache's Run has returned
 
 	mu      sync.Mutex
 	addr    netip.AddrPort
@@ -123,6 +145,7 @@ func New(cfg Config) (*HomeAgent, error) {
 		return nil, err
 	}
 	h := &HomeAgent{cfg: cfg, log: log.With("component", "fakeha"), cert: cert, fp: binding.FingerprintOf(cert.Certificate[0]), devices: map[string]*device{}}
+	h.cache = binding.NewCache(binding.Config{MaxLifetime: cfg.Lifetime, Logger: log})
 	rand.Read(h.wgPub[:])
 	pc := cfg.Conn
 	if pc == nil {
@@ -134,6 +157,12 @@ func New(cfg Config) (*HomeAgent, error) {
 	if err := h.serve(pc); err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h.stopSweep, h.swept = cancel, make(chan struct{})
+	go func() {
+		defer close(h.swept)
+		h.cache.Run(ctx)
+	}()
 	return h, nil
 }
 
@@ -195,14 +224,21 @@ func (h *HomeAgent) Binding(name string) (Binding, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, d := range h.devices {
-		if d.name == name && d.bind != nil {
-			b := *d.bind
-			b.Entries = map[uint16]binding.CareOf{}
-			for k, v := range d.bind.Entries {
-				b.Entries[k] = v
-			}
-			return b, true
+		if d.name != name {
+			continue
 		}
+		cb, ok := h.cache.Lookup(d.id)
+		if !ok {
+			continue
+		}
+		b := Binding{
+			Sequence: cb.Sequence, Lifetime: d.lifetime, Observed: d.observed, Via: d.via,
+			Entries: map[uint16]binding.CareOf{}, PrimaryBID: cb.PrimaryBID, Updates: d.updates,
+		}
+		for _, e := range cb.Entries {
+			b.Entries[e.BID] = binding.CareOf{BID: e.BID, Kind: e.Kind, Priority: e.Priority, Local: e.Local}
+		}
+		return b, true
 	}
 	return Binding{}, false
 }
@@ -226,7 +262,8 @@ func (h *HomeAgent) CopyDevicesFrom(other *HomeAgent) {
 	var devs []*device
 	for _, d := range other.devices {
 		c := *d
-		c.bind, c.conn, c.stream, c.wmu = nil, nil, nil, nil
+		c.conn, c.stream, c.wmu = nil, nil, nil
+		c.lifetime, c.observed, c.via, c.updates = 0, netip.AddrPort{}, 0, 0
 		devs = append(devs, &c)
 	}
 	next := other.nextVIP
@@ -246,7 +283,8 @@ func (h *HomeAgent) Registrations() int {
 	return h.regs
 }
 
-// Revoke marks the device called name as revoked: its registrations are
+// Revoke marks the device called name as revoked, as the home agent does:
+// its binding is removed, and its registrations and binding updates are
 // refused with StatusRevoked from now on.
 func (h *HomeAgent) Revoke(name string) {
 	h.mu.Lock()
@@ -254,6 +292,7 @@ func (h *HomeAgent) Revoke(name string) {
 	for _, d := range h.devices {
 		if d.name == name {
 			d.revoked = true
+			h.cache.Remove(time.Now(), d.id)
 		}
 	}
 }
@@ -265,17 +304,35 @@ func (h *HomeAgent) RegisterAttempts() int {
 	return h.regTry
 }
 
-// SetSequence overwrites the sequence number held for a device, as if it
-// had sent updates the device forgot (a restored backup).
+// SetSequence overwrites the sequence number of a device's binding, as
+// if it had sent updates the device forgot (a restored backup). The
+// binding is rebuilt in the cache with that number, the same entries and
+// the same primary care-of address; standby entries keep their kind and
+// priority but count as not yet observed. A device without a binding has
+// no number to overwrite (the cache accepts any number from it), and
+// SetSequence then does nothing.
 func (h *HomeAgent) SetSequence(name string, seq uint16) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	now := time.Now()
 	for _, d := range h.devices {
-		if d.name == name {
-			if d.bind == nil {
-				d.bind = &Binding{Entries: map[uint16]binding.CareOf{}}
-			}
-			d.bind.Sequence = seq
+		if d.name != name {
+			continue
+		}
+		cb, ok := h.cache.Lookup(d.id)
+		if !ok || !cb.Primary.IsValid() {
+			continue
+		}
+		bu := &binding.BindingUpdate{
+			Sequence: seq, Flags: binding.FlagOverwrite, Via: cb.PrimaryBID,
+			Lifetime: max(cb.Expires.Sub(now).Truncate(time.Second), time.Second),
+		}
+		for _, e := range cb.Entries {
+			bu.Entries = append(bu.Entries, binding.CareOf{BID: e.BID, Kind: e.Kind, Priority: e.Priority, Local: e.Local})
+		}
+		h.cache.Remove(now, d.id)
+		if _, err := h.cache.Apply(now, d.id, bu, cb.Primary); err != nil {
+			h.log.Error("setting sequence", "device", name, "err", err)
 		}
 	}
 }
@@ -316,8 +373,10 @@ func (h *HomeAgent) Send(name string, m binding.Message) error {
 func (h *HomeAgent) Restart() error {
 	h.mu.Lock()
 	addr := h.addr
+	now := time.Now()
 	for _, d := range h.devices {
-		d.bind, d.conn, d.stream = nil, nil, nil
+		d.conn, d.stream = nil, nil
+		h.cache.Remove(now, d.id)
 	}
 	h.mu.Unlock()
 	h.stop()
@@ -344,6 +403,8 @@ func (h *HomeAgent) Close() error {
 	h.closed = true
 	h.mu.Unlock()
 	h.stop()
+	h.stopSweep()
+	<-h.swept
 	return nil
 }
 
@@ -403,16 +464,13 @@ func (h *HomeAgent) serveConn(conn *quic.Conn) {
 			dev = d
 			send(ack)
 		case *binding.BindingUpdate:
-			send(h.bind(dev, m, observed))
+			if ack := h.bind(dev, m, observed); ack != nil {
+				send(ack)
+			}
 		case *binding.Heartbeat:
 			send(&binding.HeartbeatAck{Nonce: m.Nonce, Time: m.Time, Observed: observed})
 		case *binding.Deregister:
-			h.mu.Lock()
-			if dev != nil {
-				dev.bind = nil
-			}
-			h.mu.Unlock()
-			send(&binding.BindingAck{Status: binding.StatusAccepted})
+			send(h.deregister(dev, observed))
 		}
 	}
 }
@@ -474,43 +532,50 @@ func (h *HomeAgent) register(key ed25519.PublicKey, m *binding.Register, conn *q
 	}, d
 }
 
+// bind applies an update to the binding cache, as the home agent does:
+// only on a registered connection, never for a revoked device, the ack
+// carrying the observed address; a successful update without FlagAck gets
+// no ack (nil).
 func (h *HomeAgent) bind(d *device, m *binding.BindingUpdate, observed netip.AddrPort) *binding.BindingAck {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if d == nil {
-		return &binding.BindingAck{Status: binding.StatusNotRegistered, Sequence: m.Sequence}
+		return &binding.BindingAck{Status: binding.StatusNotRegistered, Sequence: m.Sequence, Observed: observed}
 	}
-	if d.bind == nil {
-		d.bind = &Binding{Entries: map[uint16]binding.CareOf{}}
-		d.bind.Sequence = m.Sequence - 1
-	} else if !binding.SeqNewer(m.Sequence, d.bind.Sequence) {
-		return &binding.BindingAck{Status: binding.StatusStaleSequence, Sequence: d.bind.Sequence}
+	if d.revoked {
+		return &binding.BindingAck{Status: binding.StatusRevoked, Sequence: m.Sequence, Observed: observed}
 	}
-	b := d.bind
-	if m.Flags&binding.FlagOverwrite != 0 {
-		b.Entries = map[uint16]binding.CareOf{}
+	_, had := h.cache.Lookup(d.id)
+	ack, err := h.cache.Apply(time.Now(), d.id, m, observed)
+	if err != nil {
+		h.log.Debug("binding update refused", "device", d.name, "status", ack.Status.String(), "seq", m.Sequence)
+		return &ack
 	}
-	for _, e := range m.Entries {
-		if e.Flags&binding.EntryRemove != 0 {
-			delete(b.Entries, e.BID)
-			continue
+	if _, ok := h.cache.Lookup(d.id); ok {
+		if !had {
+			d.updates = 0
 		}
-		b.Entries[e.BID] = e
+		d.updates++
+		d.lifetime, d.observed, d.via = ack.Lifetime, observed, m.Via
 	}
-	b.Sequence, b.Observed, b.Via, b.Lifetime = m.Sequence, observed, m.Via, min(m.Lifetime, h.cfg.Lifetime)
-	b.Updates++
-	ack := &binding.BindingAck{Status: binding.StatusAccepted, Sequence: m.Sequence, Lifetime: b.Lifetime, Observed: observed}
-	if m.Lifetime > h.cfg.Lifetime {
-		ack.Status = binding.StatusLifetimeShortened
+	if m.Flags&binding.FlagAck == 0 {
+		return nil
 	}
-	for bid := range b.Entries {
-		es := binding.EntryStatus{BID: bid, Status: binding.StatusAccepted}
-		if bid == m.Via {
-			es.Flags = binding.EntryPrimary | binding.EntryObserved
-		}
-		ack.Entries = append(ack.Entries, es)
+	return &ack
+}
+
+// deregister drops the device's binding at its request, answering as the
+// home agent does: with the sequence number the binding had, or
+// StatusNotRegistered on a connection that did not register.
+func (h *HomeAgent) deregister(d *device, observed netip.AddrPort) *binding.BindingAck {
+	if d == nil {
+		return &binding.BindingAck{Status: binding.StatusNotRegistered, Observed: observed}
 	}
-	return ack
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	b, _ := h.cache.Lookup(d.id)
+	h.cache.Remove(time.Now(), d.id)
+	return &binding.BindingAck{Status: binding.StatusAccepted, Sequence: b.Sequence, Observed: observed}
 }
 
 // dropConn drops every datagram while drop is set.

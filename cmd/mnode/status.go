@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/homeip/homeip/client"
+	"github.com/homeip/homeip/client/controlapi"
 )
 
 // socketPath returns the control socket for a state directory without
@@ -45,7 +46,7 @@ func cmdStatus(args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	st, err := client.QueryStatus(ctx, sock)
+	st, err := controlapi.QueryStatus(ctx, sock)
 	if err != nil {
 		return err
 	}
@@ -117,14 +118,14 @@ func cmdDown(args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := client.RequestDown(ctx, sock); err != nil {
+	if err := controlapi.RequestDown(ctx, sock); err != nil {
 		return err
 	}
 	// Wait until the node has deregistered and let go of its socket.
 	deadline := time.Now().Add(*wait)
 	for time.Now().Before(deadline) {
 		qctx, qcancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := client.QueryStatus(qctx, sock)
+		_, err := controlapi.QueryStatus(qctx, sock)
 		qcancel()
 		if errors.Is(err, client.ErrNotRunning) {
 			return nil

@@ -15,6 +15,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/homeip/homeip/client"
+	"github.com/homeip/homeip/client/controlapi"
 	"github.com/homeip/homeip/client/netmon"
 	"github.com/homeip/homeip/tunnel"
 )
@@ -120,11 +121,11 @@ func cmdUp(args []string) error {
 	if err != nil {
 		return err
 	}
-	ln, err := client.ListenControl(sock)
+	ln, err := controlapi.Listen(sock)
 	if err != nil {
 		return err
 	}
-	srv := client.NewControlServer(ln, node, log)
+	srv := controlapi.NewServer(ln, node, log)
 	srvDone := make(chan error, 1)
 	go func() { srvDone <- srv.Serve() }()
 	defer func() {

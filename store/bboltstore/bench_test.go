@@ -18,6 +18,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/homeip/homeip/homeagent/lease"
 	"github.com/homeip/homeip/pool"
 	"github.com/homeip/homeip/store"
 	"github.com/homeip/homeip/store/storetest"
@@ -74,7 +75,7 @@ func bulkCreate(tb testing.TB, s *Store, n int, prefix string, p *pool.Pool) {
 
 // BenchmarkDurableAssign measures durable allocations: 64 concurrent
 // callers each give new devices their IPv4 and IPv6 VIPs through
-// store.AssignVIPs, every commit fsynced, group-committed by bbolt Batch.
+// lease.AssignVIPs, every commit fsynced, group-committed by bbolt Batch.
 func BenchmarkDurableAssign(b *testing.B) {
 	s, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{MaxBatchDelay: benchBatchDelay()})
 	if err != nil {
@@ -100,7 +101,7 @@ func BenchmarkDurableAssign(b *testing.B) {
 				if i >= int64(b.N) {
 					return
 				}
-				if _, err := store.AssignVIPs(ctx, s, p, fmt.Sprintf("bench-%08d", i), start); err != nil {
+				if _, err := lease.AssignVIPs(ctx, s, p, fmt.Sprintf("bench-%08d", i), start); err != nil {
 					b.Error(err)
 					return
 				}
@@ -170,7 +171,7 @@ func BenchmarkLoad1M(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		p, _ := pool.New(benchPoolConfig)
-		if err := store.LoadPool(ctx, s, p); err != nil {
+		if err := lease.LoadPool(ctx, s, p); err != nil {
 			b.Fatal(err)
 		}
 		el, cpu := time.Since(start), cpuTime()-cpu0

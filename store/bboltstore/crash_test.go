@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/homeip/homeip/homeagent/lease"
 	"github.com/homeip/homeip/pool"
 	"github.com/homeip/homeip/store"
 	"github.com/homeip/homeip/store/storetest"
@@ -61,7 +62,7 @@ func crashChild(path, run string) error {
 	if err != nil {
 		return err
 	}
-	if err := store.LoadPool(ctx, s, p); err != nil {
+	if err := lease.LoadPool(ctx, s, p); err != nil {
 		return err
 	}
 	var out sync.Mutex
@@ -83,7 +84,7 @@ func crashChild(path, run string) error {
 					errs <- err
 					return
 				}
-				ls, err := store.AssignVIPs(ctx, s, p, id, now)
+				ls, err := lease.AssignVIPs(ctx, s, p, id, now)
 				if err != nil {
 					errs <- err
 					return
@@ -91,7 +92,7 @@ func crashChild(path, run string) error {
 				emit(fmt.Sprintf("L %s %v %v\n", id, ls[0].Addr, ls[1].Addr))
 				if i%7 == 3 {
 					emit(fmt.Sprintf("R %s\n", id)) // deleting: may or may not commit
-					if err := store.RemoveDevice(ctx, s, p, id, now); err != nil {
+					if err := lease.RemoveDevice(ctx, s, p, id, now); err != nil {
 						errs <- err
 						return
 					}
@@ -289,7 +290,7 @@ func verifyAfterCrash(t *testing.T, path string, run int, leased map[string][2]n
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := store.LoadPool(ctx, s, p); err != nil {
+	if err := lease.LoadPool(ctx, s, p); err != nil {
 		t.Fatalf("run %d: loading pool: %v", run, err)
 	}
 	checked := 0

@@ -22,7 +22,7 @@
 // # Loading
 //
 // WalkGrouped (store.LeaseGrouper) lists leases from the dev_addr index,
-// which is in device order: a home agent's start (store.LoadPool and its
+// which is in device order: a home agent's start (lease.LoadPool and its
 // device index) decodes no lease record and looks each device up once.
 // The index is written in the same transactions as the lease records, and
 // Check verifies that the two agree.

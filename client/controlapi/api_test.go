@@ -1,4 +1,4 @@
-package client
+package controlapi
 
 import (
 	"context"
@@ -8,14 +8,16 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+
+	"github.com/homeip/homeip/client"
 )
 
 type fakeHandler struct {
 	downs atomic.Int32
 }
 
-func (h *fakeHandler) Status() Status {
-	return Status{State: "registered", VIP4: netip.MustParseAddr("192.0.2.130"), Seq: 7, Handovers: 2}
+func (h *fakeHandler) Status() client.Status {
+	return client.Status{State: "registered", VIP4: netip.MustParseAddr("192.0.2.130"), Seq: 7, Handovers: 2}
 }
 func (h *fakeHandler) Down() { h.downs.Add(1) }
 
@@ -23,10 +25,10 @@ func TestControlSocket(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "mnode.sock")
 	ctx := context.Background()
-	if _, err := QueryStatus(ctx, path); !errors.Is(err, ErrNotRunning) {
+	if _, err := QueryStatus(ctx, path); !errors.Is(err, client.ErrNotRunning) {
 		t.Fatalf("status without a node: %v, want ErrNotRunning", err)
 	}
-	ln, err := ListenControl(path)
+	ln, err := Listen(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,11 +40,11 @@ func TestControlSocket(t *testing.T) {
 		t.Errorf("socket mode %v, want 0600", fi.Mode().Perm())
 	}
 	h := &fakeHandler{}
-	srv := NewControlServer(ln, h, nil)
+	srv := NewServer(ln, h, nil)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve() }()
 
-	if _, err := ListenControl(path); err == nil {
+	if _, err := Listen(path); err == nil {
 		t.Error("a second listener on a live socket was accepted")
 	}
 	st, err := QueryStatus(ctx, path)
@@ -58,7 +60,7 @@ func TestControlSocket(t *testing.T) {
 	if h.downs.Load() != 1 {
 		t.Errorf("Down called %d times", h.downs.Load())
 	}
-	if _, err := controlCall(ctx, path, "reboot"); err == nil {
+	if _, err := call(ctx, path, "reboot"); err == nil {
 		t.Error("unknown command accepted")
 	}
 	if err := srv.Close(); err != nil {
@@ -80,7 +82,7 @@ func TestControlSocketReplacesStale(t *testing.T) {
 	if err := os.WriteFile(path, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := ListenControl(path)
+	ln, err := Listen(path)
 	if err != nil {
 		t.Fatalf("stale file not replaced: %v", err)
 	}

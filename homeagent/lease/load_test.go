@@ -1,4 +1,4 @@
-package store_test
+package lease_test
 
 import (
 	"errors"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/homeip/homeip/homeagent/lease"
 	"github.com/homeip/homeip/pool"
 	"github.com/homeip/homeip/store"
 )
@@ -33,25 +34,25 @@ func TestLoadPoolGroupedMatchesWalk(t *testing.T) {
 		if i%5 == 4 {
 			continue // no leases
 		}
-		if _, err := store.AssignVIPs(ctx, s, p, id, t0); err != nil {
+		if _, err := lease.AssignVIPs(ctx, s, p, id, t0); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := store.ReserveVIP(ctx, s, p, "dev-03", netip.MustParseAddr("10.1.0.200"), t0); err != nil {
+	if err := lease.ReserveVIP(ctx, s, p, "dev-03", netip.MustParseAddr("10.1.0.200"), t0); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.ReserveVIP(ctx, s, p, "dev-04", netip.MustParseAddr("fd01::4"), t0); err != nil {
+	if err := lease.ReserveVIP(ctx, s, p, "dev-04", netip.MustParseAddr("fd01::4"), t0); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.RemoveDevice(ctx, s, p, "dev-07", t0); err != nil {
+	if err := lease.RemoveDevice(ctx, s, p, "dev-07", t0); err != nil {
 		t.Fatal(err)
 	}
 
 	grouped, plain := newPool(t, cfg), newPool(t, cfg)
-	if err := store.LoadPool(ctx, s, grouped); err != nil {
+	if err := lease.LoadPool(ctx, s, grouped); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.LoadPool(ctx, plainStore{s}, plain); err != nil {
+	if err := lease.LoadPool(ctx, plainStore{s}, plain); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range ids {
@@ -90,8 +91,8 @@ func TestLoadPoolGroupedRefusals(t *testing.T) {
 	commit("b", "10.1.0.6")
 	for name, st := range map[string]store.Store{"grouped": s, "plain": plainStore{s}} {
 		p := newPool(t, "v4 10.1.0.0/16\nv6 fd01::/64")
-		err := store.LoadPool(ctx, st, p)
-		var le *store.LoadError
+		err := lease.LoadPool(ctx, st, p)
+		var le *lease.LoadError
 		if !errors.As(err, &le) || len(le.Refused) != 1 || le.Refused[0] != (store.Lease{DeviceID: "a", Addr: netip.MustParseAddr("fd02::5")}) || !errors.Is(err, pool.ErrOutside) {
 			t.Fatalf("%s: LoadPool = %v", name, err)
 		}

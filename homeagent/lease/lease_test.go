@@ -1,4 +1,4 @@
-package store_test
+package lease_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/homeip/homeip/homeagent/lease"
 	"github.com/homeip/homeip/pool"
 	"github.com/homeip/homeip/store"
 	"github.com/homeip/homeip/store/bboltstore"
@@ -58,21 +59,21 @@ func TestAssignVIPsSticky(t *testing.T) {
 	s := openStore(t)
 	p := newPool(t, cfg)
 	create(t, s, "a", "b")
-	ls, err := store.AssignVIPs(ctx, s, p, "a", t0)
+	ls, err := lease.AssignVIPs(ctx, s, p, "a", t0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(ls) != 2 || !ls[0].Addr.Is4() || !ls[1].Addr.Is6() {
 		t.Fatalf("leases = %+v", ls)
 	}
-	again, err := store.AssignVIPs(ctx, s, p, "a", t0.Add(time.Hour))
+	again, err := lease.AssignVIPs(ctx, s, p, "a", t0.Add(time.Hour))
 	if err != nil || again[0].Addr != ls[0].Addr || again[1].Addr != ls[1].Addr || !again[0].Created.Equal(t0) {
 		t.Fatalf("second assignment = %+v, %v", again, err)
 	}
 	// A restarted home agent (fresh pool loaded from the store) gives the
 	// same addresses.
 	p2 := newPool(t, cfg)
-	if err := store.LoadPool(ctx, s, p2); err != nil {
+	if err := lease.LoadPool(ctx, s, p2); err != nil {
 		t.Fatal(err)
 	}
 	for i, fam := range []pool.Family{pool.IPv4, pool.IPv6} {
@@ -81,13 +82,13 @@ func TestAssignVIPsSticky(t *testing.T) {
 		}
 	}
 	// Unknown and revoked devices get nothing.
-	if _, err := store.AssignVIPs(ctx, s, p, "zz", t0); !errors.Is(err, store.ErrNotFound) {
+	if _, err := lease.AssignVIPs(ctx, s, p, "zz", t0); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown device: %v", err)
 	}
 	if err := s.RevokeDevice(ctx, "b", t0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.AssignVIPs(ctx, s, p, "b", t0); !errors.Is(err, store.ErrRevoked) {
+	if _, err := lease.AssignVIPs(ctx, s, p, "b", t0); !errors.Is(err, store.ErrRevoked) {
 		t.Fatalf("revoked device: %v", err)
 	}
 }
@@ -96,7 +97,7 @@ func TestReserveAndRemove(t *testing.T) {
 	s := openStore(t)
 	p := newPool(t, "v4 10.77.0.0/24\nv6 fd77::/64")
 	create(t, s, "a", "b")
-	ls, err := store.AssignVIPs(ctx, s, p, "a", t0)
+	ls, err := lease.AssignVIPs(ctx, s, p, "a", t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +105,7 @@ func TestReserveAndRemove(t *testing.T) {
 	if ls[0].Addr == pin {
 		pin = netip.MustParseAddr("10.77.0.201")
 	}
-	if err := store.ReserveVIP(ctx, s, p, "a", pin, t0); err != nil {
+	if err := lease.ReserveVIP(ctx, s, p, "a", pin, t0); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := s.Leases(ctx, "a")
@@ -114,13 +115,13 @@ func TestReserveAndRemove(t *testing.T) {
 	if a, _ := p.Propose("a", pool.IPv4); a != pin {
 		t.Fatalf("pool proposes %v after reservation", a)
 	}
-	if err := store.ReserveVIP(ctx, s, p, "b", pin, t0); !errors.Is(err, pool.ErrInUse) {
+	if err := lease.ReserveVIP(ctx, s, p, "b", pin, t0); !errors.Is(err, pool.ErrInUse) {
 		t.Fatalf("reserving someone else's address: %v", err)
 	}
-	if err := store.ReserveVIP(ctx, s, p, "b", netip.MustParseAddr("192.0.2.1"), t0); !errors.Is(err, pool.ErrOutside) {
+	if err := lease.ReserveVIP(ctx, s, p, "b", netip.MustParseAddr("192.0.2.1"), t0); !errors.Is(err, pool.ErrOutside) {
 		t.Fatalf("reserving outside the pool: %v", err)
 	}
-	if err := store.RemoveDevice(ctx, s, p, "a", t0); err != nil {
+	if err := lease.RemoveDevice(ctx, s, p, "a", t0); err != nil {
 		t.Fatal(err)
 	}
 	for _, u := range p.Utilisation() {
@@ -132,7 +133,7 @@ func TestReserveAndRemove(t *testing.T) {
 		}
 	}
 	// The released addresses are not handed to b.
-	lb, err := store.AssignVIPs(ctx, s, p, "b", t0)
+	lb, err := lease.AssignVIPs(ctx, s, p, "b", t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +160,7 @@ func TestTwoPoolsOneStore(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := store.AssignVIPs(ctx, s, pools[i%2], fmt.Sprint("d", i), t0)
+			_, err := lease.AssignVIPs(ctx, s, pools[i%2], fmt.Sprint("d", i), t0)
 			errs <- err
 		}()
 	}
@@ -191,11 +192,11 @@ func TestAssignExhausted(t *testing.T) {
 	p := newPool(t, "v4 192.0.2.0/30")
 	create(t, s, "a", "b", "c")
 	for _, id := range []string{"a", "b"} {
-		if _, err := store.AssignVIPs(ctx, s, p, id, t0); err != nil {
+		if _, err := lease.AssignVIPs(ctx, s, p, id, t0); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := store.AssignVIPs(ctx, s, p, "c", t0); !errors.Is(err, pool.ErrExhausted) {
+	if _, err := lease.AssignVIPs(ctx, s, p, "c", t0); !errors.Is(err, pool.ErrExhausted) {
 		t.Fatalf("full pool: %v", err)
 	}
 	if ls, _ := s.Leases(ctx, "c"); len(ls) != 0 {
@@ -213,8 +214,8 @@ func TestLoadPoolReportsStrandedLeases(t *testing.T) {
 	}
 	// The configuration lost 10.2.0.0/16 while the home agent was down.
 	p := newPool(t, "v4 10.1.0.0/16")
-	err := store.LoadPool(ctx, s, p)
-	var le *store.LoadError
+	err := lease.LoadPool(ctx, s, p)
+	var le *lease.LoadError
 	if !errors.As(err, &le) || len(le.Refused) != 1 || le.Refused[0].DeviceID != "b" || !errors.Is(err, pool.ErrOutside) {
 		t.Fatalf("LoadPool = %v", err)
 	}
