@@ -1,7 +1,6 @@
 package tunnel
 
 import (
-	"encoding/binary"
 	"errors"
 	"net"
 	"os"
@@ -12,8 +11,9 @@ import (
 	"golang.zx2c4.com/wireguard/conn"
 )
 
-// nativeEndian is the byte order of socket control messages.
-var nativeEndian = binary.NativeEndian
+type batchWriter interface {
+	WriteBatch([]ipv6.Message, int) (int, error)
+}
 
 // Send implements conn.Bind: bufs go to ep in as few sendmmsg calls as
 // possible, coalesced with UDP GSO where the socket supports it, from the
