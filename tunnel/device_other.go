@@ -33,6 +33,9 @@ func (d *Device) InterfaceName() string { return "" }
 // DemuxStats returns the demultiplexer's counters.
 func (d *Device) DemuxStats() DemuxStats { return DemuxStats{} }
 
+// MTUStats returns the per-peer MTU filter's counters; all zero here.
+func (d *Device) MTUStats() MTUStats { return MTUStats{} }
+
 // SetPeer implements DataPlane.
 func (d *Device) SetPeer(Peer) error { return ErrUnsupported }
 

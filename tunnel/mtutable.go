@@ -1,0 +1,170 @@
+package tunnel
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+)
+
+// paddingMultiple is what wireguard-go pads every inner packet to a
+// multiple of (capped at the interface MTU) before encrypting it.
+const paddingMultiple = 16
+
+// enforcedMTU is the largest inner packet that still fits a path MTU of
+// mtu once wireguard-go has padded it: mtu rounded down to a multiple of
+// 16. A packet of mtu bytes would be padded past mtu whenever mtu is not a
+// multiple of 16 (InnerMTU(1280-28) = 1220 is padded to 1232).
+func enforcedMTU(mtu int) int { return mtu &^ (paddingMultiple - 1) }
+
+// mtuRoute is one prefix of the table with its limit; 0 means no limit (a
+// more specific prefix of a peer without one, which must win over a
+// limited peer's wider prefix).
+type mtuRoute struct {
+	pfx netip.Prefix
+	mtu int
+}
+
+// mtuTable maps inner addresses to the limit of the peer they are routed
+// to. It is immutable once built; the data path reads it through an
+// atomic pointer and configuration replaces it (copy on write). Only
+// peers with a limit and the prefixes that could shadow theirs are in it.
+type mtuTable struct {
+	exact map[netip.Addr]int // /32 and /128
+	wide  []mtuRoute         // the rest, most specific first
+	// min is the smallest limit in the table: a packet no longer than
+	// this needs no lookup unless it is a TCP SYN.
+	min int
+}
+
+// lookup returns the limit for destination a, 0 if none (longest match).
+func (t *mtuTable) lookup(a netip.Addr) int {
+	if v, ok := t.exact[a]; ok {
+		return v
+	}
+	for i := range t.wide {
+		if t.wide[i].pfx.Contains(a) {
+			return t.wide[i].mtu
+		}
+	}
+	return 0
+}
+
+// peerRoutes is what the Device keeps to build tables: every peer's
+// allowed prefixes (as WireGuard holds them, each in one peer only) and
+// the limits set with SetPeerMTU. It is not safe for concurrent use; the
+// Device guards it with its mutex.
+type peerRoutes struct {
+	allowed map[Key][]netip.Prefix
+	owner   map[netip.Prefix]Key
+	mtus    map[Key]int
+}
+
+func newPeerRoutes() *peerRoutes {
+	return &peerRoutes{allowed: make(map[Key][]netip.Prefix), owner: make(map[netip.Prefix]Key), mtus: make(map[Key]int)}
+}
+
+// setAllowed replaces pub's prefixes, taking each from the peer that had
+// it, as WireGuard does. It reports whether a peer with a limit was
+// affected (so the table must be rebuilt).
+func (r *peerRoutes) setAllowed(pub Key, pfxs []netip.Prefix) bool {
+	affected := r.mtus[pub] != 0
+	for _, p := range r.allowed[pub] {
+		delete(r.owner, p)
+	}
+	masked := make([]netip.Prefix, 0, len(pfxs))
+	for _, p := range pfxs {
+		p = p.Masked()
+		if prev, ok := r.owner[p]; ok && prev != pub {
+			r.allowed[prev] = slices.DeleteFunc(r.allowed[prev], func(q netip.Prefix) bool { return q == p })
+			affected = affected || r.mtus[prev] != 0
+		}
+		if _, dup := r.owner[p]; !dup {
+			masked = append(masked, p)
+		}
+		r.owner[p] = pub
+	}
+	r.allowed[pub] = masked
+	return affected || r.hasWideLimit()
+}
+
+// remove forgets pub; it reports whether the table must be rebuilt.
+func (r *peerRoutes) remove(pub Key) bool {
+	affected := r.mtus[pub] != 0 || r.hasWideLimit()
+	for _, p := range r.allowed[pub] {
+		if r.owner[p] == pub {
+			delete(r.owner, p)
+		}
+	}
+	delete(r.allowed, pub)
+	delete(r.mtus, pub)
+	return affected
+}
+
+// setMTU records pub's limit (0: none).
+func (r *peerRoutes) setMTU(pub Key, mtu int) {
+	if mtu == 0 {
+		delete(r.mtus, pub)
+	} else {
+		r.mtus[pub] = mtu
+	}
+}
+
+// hasWideLimit reports whether a limited peer has a prefix wider than one
+// address, which other peers' more specific prefixes may shadow.
+func (r *peerRoutes) hasWideLimit() bool {
+	for k := range r.mtus {
+		for _, p := range r.allowed[k] {
+			if !p.IsSingleIP() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// table builds the lookup table, nil when no peer has a limit. Its cost
+// is in the number of limited peers' prefixes, plus every peer's when a
+// limited peer has a wide prefix (a mobile node: one peer).
+func (r *peerRoutes) table() *mtuTable {
+	if len(r.mtus) == 0 {
+		return nil
+	}
+	t := &mtuTable{exact: make(map[netip.Addr]int)}
+	var wideLimited []netip.Prefix
+	add := func(p netip.Prefix, mtu int) {
+		if p.IsSingleIP() {
+			t.exact[p.Addr()] = mtu
+		} else {
+			t.wide = append(t.wide, mtuRoute{p, mtu})
+		}
+	}
+	for k, mtu := range r.mtus {
+		lim := enforcedMTU(mtu)
+		if t.min == 0 || lim < t.min {
+			t.min = lim
+		}
+		for _, p := range r.allowed[k] {
+			add(p, lim)
+			if !p.IsSingleIP() {
+				wideLimited = append(wideLimited, p)
+			}
+		}
+	}
+	if len(wideLimited) > 0 {
+		for k, pfxs := range r.allowed {
+			if r.mtus[k] != 0 {
+				continue
+			}
+			for _, p := range pfxs {
+				for _, w := range wideLimited {
+					if p.Bits() > w.Bits() && w.Contains(p.Addr()) {
+						add(p, 0)
+						break
+					}
+				}
+			}
+		}
+	}
+	slices.SortStableFunc(t.wide, func(a, b mtuRoute) int { return cmp.Compare(b.pfx.Bits(), a.pfx.Bits()) })
+	return t
+}
