@@ -33,6 +33,23 @@ func gsoSizeOf(control []byte) (int, error) {
 	return 0, nil
 }
 
+// segmentSizeOf returns the UDP_SEGMENT (GSO) size in control as written
+// by appendGSO, 0 if none.
+func segmentSizeOf(control []byte) int {
+	rem := control
+	for len(rem) > unix.SizeofCmsghdr {
+		hdr, data, r, err := unix.ParseOneSocketControlMessage(rem)
+		if err != nil {
+			return 0
+		}
+		rem = r
+		if hdr.Level == unix.SOL_UDP && hdr.Type == unix.UDP_SEGMENT && len(data) >= 2 {
+			return int(nativeEndian.Uint16(data[:2]))
+		}
+	}
+	return 0
+}
+
 // parsePktinfo returns the destination address and interface of a
 // received datagram from its IP_PKTINFO/IPV6_PKTINFO control message.
 func parsePktinfo(control []byte) (netip.Addr, int32) {

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/net/ipv4"
@@ -42,6 +43,10 @@ type sharedBind struct {
 
 	msgsPool sync.Pool
 
+	// EMSGSIZE handling (bind_send_linux.go).
+	sendOversize, sendResegmented, sendDropped atomic.Uint64
+	sendLog                                    sendLogger
+
 	mu     sync.Mutex
 	open   bool // guarded by mu; between Open and Close
 	closed bool // guarded by mu; closed for good (Device closed)
@@ -68,11 +73,12 @@ const (
 
 func newSharedBind(listen netip.Addr, hook func(int) error, netns *os.File, m *demux, log *slog.Logger) *sharedBind {
 	return &sharedBind{
-		listen: listen.Unmap(),
-		hook:   hook,
-		netns:  netns,
-		m:      m,
-		log:    log,
+		listen:  listen.Unmap(),
+		hook:    hook,
+		netns:   netns,
+		m:       m,
+		log:     log,
+		sendLog: sendLogger{log: log},
 		msgsPool: sync.Pool{New: func() any {
 			msgs := make([]ipv6.Message, conn.IdealBatchSize)
 			for i := range msgs {

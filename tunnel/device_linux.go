@@ -173,6 +173,10 @@ func (d *Device) InterfaceName() string { return d.name }
 // DemuxStats returns the demultiplexer's counters.
 func (d *Device) DemuxStats() DemuxStats { return d.m.stats() }
 
+// SendStats returns the counters of datagrams the shared socket found too
+// big for the route (EMSGSIZE) and how they were handled.
+func (d *Device) SendStats() SendStats { return d.bind.sendStats() }
+
 // MTUStats returns the counters of the per-peer MTU filter (SetPeerMTU).
 func (d *Device) MTUStats() MTUStats { return d.mtuf.stats() }
 
