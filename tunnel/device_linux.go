@@ -50,7 +50,7 @@ func New(cfg Config) (*Device, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Device{log: cfg.Logger, m: newDemux(), mtu: cfg.MTU, routes: newPeerRoutes()}
+	d := &Device{log: cfg.Logger, m: newDemux(), mtu: cfg.MTU, routes: newPeerRoutes(cfg.MTU)}
 	ok := false
 	defer func() {
 		if !ok {

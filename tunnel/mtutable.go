@@ -11,10 +11,17 @@ import (
 const paddingMultiple = 16
 
 // enforcedMTU is the largest inner packet that still fits a path MTU of
-// mtu once wireguard-go has padded it: mtu rounded down to a multiple of
-// 16. A packet of mtu bytes would be padded past mtu whenever mtu is not a
-// multiple of 16 (InnerMTU(1280-28) = 1220 is padded to 1232).
-func enforcedMTU(mtu int) int { return mtu &^ (paddingMultiple - 1) }
+// mtu once wireguard-go has padded it to a multiple of 16 (capped at the
+// interface MTU ifMTU): mtu rounded down to a multiple of 16, or 0 (no
+// limit) when mtu is at least ifMTU. A packet of mtu bytes would be padded
+// past mtu whenever mtu is not a multiple of 16 (InnerMTU(1280-28) = 1220
+// is padded to 1232).
+func enforcedMTU(mtu, ifMTU int) int {
+	if mtu == 0 || mtu >= ifMTU {
+		return 0
+	}
+	return mtu &^ (paddingMultiple - 1)
+}
 
 // mtuRoute is one prefix of the table with its limit; 0 means no limit (a
 // more specific prefix of a peer without one, which must win over a
@@ -54,33 +61,35 @@ func (t *mtuTable) lookup(a netip.Addr) int {
 // the limits set with SetPeerMTU. It is not safe for concurrent use; the
 // Device guards it with its mutex.
 type peerRoutes struct {
+	ifMTU   int
 	allowed map[Key][]netip.Prefix
 	owner   map[netip.Prefix]Key
 	mtus    map[Key]int
 }
 
-func newPeerRoutes() *peerRoutes {
-	return &peerRoutes{allowed: make(map[Key][]netip.Prefix), owner: make(map[netip.Prefix]Key), mtus: make(map[Key]int)}
+func newPeerRoutes(ifMTU int) *peerRoutes {
+	return &peerRoutes{ifMTU: ifMTU, allowed: make(map[Key][]netip.Prefix), owner: make(map[netip.Prefix]Key), mtus: make(map[Key]int)}
 }
 
 // setAllowed replaces pub's prefixes, taking each from the peer that had
 // it, as WireGuard does. It reports whether a peer with a limit was
 // affected (so the table must be rebuilt).
 func (r *peerRoutes) setAllowed(pub Key, pfxs []netip.Prefix) bool {
-	affected := r.mtus[pub] != 0
+	affected := r.limit(pub) != 0
 	for _, p := range r.allowed[pub] {
 		delete(r.owner, p)
 	}
 	masked := make([]netip.Prefix, 0, len(pfxs))
 	for _, p := range pfxs {
 		p = p.Masked()
-		if prev, ok := r.owner[p]; ok && prev != pub {
+		if prev, ok := r.owner[p]; ok {
+			if prev == pub {
+				continue // listed twice
+			}
 			r.allowed[prev] = slices.DeleteFunc(r.allowed[prev], func(q netip.Prefix) bool { return q == p })
-			affected = affected || r.mtus[prev] != 0
+			affected = affected || r.limit(prev) != 0
 		}
-		if _, dup := r.owner[p]; !dup {
-			masked = append(masked, p)
-		}
+		masked = append(masked, p)
 		r.owner[p] = pub
 	}
 	r.allowed[pub] = masked
@@ -89,7 +98,7 @@ func (r *peerRoutes) setAllowed(pub Key, pfxs []netip.Prefix) bool {
 
 // remove forgets pub; it reports whether the table must be rebuilt.
 func (r *peerRoutes) remove(pub Key) bool {
-	affected := r.mtus[pub] != 0 || r.hasWideLimit()
+	affected := r.limit(pub) != 0 || r.hasWideLimit()
 	for _, p := range r.allowed[pub] {
 		if r.owner[p] == pub {
 			delete(r.owner, p)
@@ -109,10 +118,16 @@ func (r *peerRoutes) setMTU(pub Key, mtu int) {
 	}
 }
 
+// limit is pub's enforced limit, 0 if none.
+func (r *peerRoutes) limit(pub Key) int { return enforcedMTU(r.mtus[pub], r.ifMTU) }
+
 // hasWideLimit reports whether a limited peer has a prefix wider than one
 // address, which other peers' more specific prefixes may shadow.
 func (r *peerRoutes) hasWideLimit() bool {
 	for k := range r.mtus {
+		if r.limit(k) == 0 {
+			continue
+		}
 		for _, p := range r.allowed[k] {
 			if !p.IsSingleIP() {
 				return true
@@ -126,9 +141,6 @@ func (r *peerRoutes) hasWideLimit() bool {
 // is in the number of limited peers' prefixes, plus every peer's when a
 // limited peer has a wide prefix (a mobile node: one peer).
 func (r *peerRoutes) table() *mtuTable {
-	if len(r.mtus) == 0 {
-		return nil
-	}
 	t := &mtuTable{exact: make(map[netip.Addr]int)}
 	var wideLimited []netip.Prefix
 	add := func(p netip.Prefix, mtu int) {
@@ -138,8 +150,11 @@ func (r *peerRoutes) table() *mtuTable {
 			t.wide = append(t.wide, mtuRoute{p, mtu})
 		}
 	}
-	for k, mtu := range r.mtus {
-		lim := enforcedMTU(mtu)
+	for k := range r.mtus {
+		lim := r.limit(k)
+		if lim == 0 {
+			continue
+		}
 		if t.min == 0 || lim < t.min {
 			t.min = lim
 		}
@@ -152,7 +167,7 @@ func (r *peerRoutes) table() *mtuTable {
 	}
 	if len(wideLimited) > 0 {
 		for k, pfxs := range r.allowed {
-			if r.mtus[k] != 0 {
+			if r.limit(k) != 0 {
 				continue
 			}
 			for _, p := range pfxs {
@@ -164,6 +179,9 @@ func (r *peerRoutes) table() *mtuTable {
 				}
 			}
 		}
+	}
+	if t.min == 0 {
+		return nil
 	}
 	slices.SortStableFunc(t.wide, func(a, b mtuRoute) int { return cmp.Compare(b.pfx.Bits(), a.pfx.Bits()) })
 	return t
