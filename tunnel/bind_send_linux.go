@@ -85,7 +85,7 @@ func (b *sharedBind) sendOnce(c *net.UDPConn, bw batchWriter, offload bool, ua *
 	start := 0
 	for start < n {
 		sent, err := bw.WriteBatch(msgs[start:n], 0)
-		start += sent
+		start += max(sent, 0) // -1 with an error
 		if err == nil {
 			continue
 		}
@@ -134,7 +134,7 @@ func (b *sharedBind) sendSplit(bw batchWriter, msg *ipv6.Message, dst netip.Addr
 	b.sendLog.note(dst, "UDP GSO batch too big for the route, re-sent segment by segment", seg, b.sendStats())
 	for start := 0; start < k; {
 		sent, err := bw.WriteBatch((*parts)[start:k], 0)
-		start += sent
+		start += max(sent, 0) // -1 with an error
 		if err == nil {
 			continue
 		}
