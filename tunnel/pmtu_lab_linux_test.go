@@ -5,6 +5,7 @@ package tunnel
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -330,6 +331,40 @@ func TestPathMTULab(t *testing.T) {
 			if !strings.Contains(out, c.want) {
 				t.Fatalf("route to %v after an oversize datagram:\n%s", c.dst, out)
 			}
+		}
+	})
+
+	t.Run("SetPeerMTU contract", func(t *testing.T) {
+		pub := p.kB.PublicKey()
+		for _, bad := range []int{-1, MinPeerMTU - 1, DefaultMTU + 1} {
+			if err := p.a.SetPeerMTU(pub, bad); !errors.Is(err, ErrInvalidPeer) {
+				t.Fatalf("SetPeerMTU(%d): %v", bad, err)
+			}
+		}
+		if err := p.a.SetPeerMTU(key(9), 1220); !errors.Is(err, ErrUnknownPeer) {
+			t.Fatalf("unknown peer: %v", err)
+		}
+		// SetPeer keeps the limit, and the filter still enforces it.
+		if err := p.a.SetPeer(Peer{PublicKey: pub, AllowedIPs: []netip.Prefix{netip.PrefixFrom(vipB, 32), netip.PrefixFrom(vip6B, 128)}}); err != nil {
+			t.Fatal(err)
+		}
+		if got := peerOf(t, p.a, pub).MTU; got != mtu {
+			t.Fatalf("MTU after SetPeer = %d", got)
+		}
+		if p.a.mtuf.table.Load().lookup(vipB) == 0 {
+			t.Fatal("the limit is no longer enforced after SetPeer")
+		}
+		if err := p.a.RemovePeer(pub); err != nil {
+			t.Fatal(err)
+		}
+		if p.a.mtuf.table.Load() != nil {
+			t.Fatal("a removed peer's limit is still enforced")
+		}
+		if err := p.a.SetPeer(Peer{PublicKey: pub}); err != nil {
+			t.Fatal(err)
+		}
+		if got := peerOf(t, p.a, pub).MTU; got != 0 {
+			t.Fatalf("a removed peer kept its MTU: %d", got)
 		}
 	})
 }
