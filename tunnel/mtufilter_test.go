@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"log/slog"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"sync"
@@ -287,5 +288,80 @@ func BenchmarkFilterRead(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(bufs)), "ns/packet")
 		})
+	}
+}
+
+// BenchmarkPeerRoutesRebuild measures a SetPeerMTU on a home agent where
+// every one of 10,000 devices (a /32 and a /128 each) already has a limit:
+// the copy-on-write table is rebuilt whole.
+func BenchmarkPeerRoutesRebuild(b *testing.B) {
+	r := newPeerRoutes(DefaultMTU)
+	for i := 0; i < 10000; i++ {
+		var k Key
+		binary.BigEndian.PutUint32(k[:], uint32(i))
+		v4 := netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)})
+		v6 := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 14: byte(i >> 8), 15: byte(i)})
+		r.setAllowed(k, []netip.Prefix{netip.PrefixFrom(v4, 32), netip.PrefixFrom(v6, 128)})
+		r.setMTU(k, 1220)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		r.setMTU(key(0), 1300)
+		if r.table() == nil {
+			b.Fatal("no table")
+		}
+	}
+}
+
+// TestPeerRoutesIncremental applies random changes and checks after each
+// that the table the Device would install (patched or rebuilt) answers
+// like one built from scratch.
+func TestPeerRoutesIncremental(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var addrs []netip.Addr
+	for i := 0; i < 24; i++ {
+		addrs = append(addrs, netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}), netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: byte(i)}))
+	}
+	wide := pfxs("192.0.2.0/28", "192.0.2.0/24", "2001:db8::/120")
+	r := newPeerRoutes(DefaultMTU)
+	var installed *mtuTable
+	for step := 0; step < 5000; step++ {
+		k := key(byte(rng.IntN(8)))
+		affected := true
+		switch op := rng.IntN(10); {
+		case op < 5:
+			var ps []netip.Prefix
+			for n := rng.IntN(4); n > 0; n-- {
+				a := addrs[rng.IntN(len(addrs))]
+				ps = append(ps, netip.PrefixFrom(a, a.BitLen()))
+			}
+			if rng.IntN(8) == 0 {
+				ps = append(ps, wide[rng.IntN(len(wide))])
+			}
+			affected = r.setAllowed(k, ps)
+		case op < 8:
+			mtus := []int{0, 600, 1220, 1300, 1420}
+			r.setMTU(k, mtus[rng.IntN(len(mtus))])
+		default:
+			affected = r.remove(k)
+		}
+		if affected {
+			installed = r.table()
+		}
+		ref := r.build()
+		if (installed == nil) != (ref == nil) {
+			t.Fatalf("step %d: installed %v, from scratch %v", step, installed != nil, ref != nil)
+		}
+		if ref == nil {
+			continue
+		}
+		if installed.min != ref.min {
+			t.Fatalf("step %d: min %d, from scratch %d", step, installed.min, ref.min)
+		}
+		for _, a := range addrs {
+			if got, want := installed.lookup(a), ref.lookup(a); got != want {
+				t.Fatalf("step %d: lookup(%v) = %d, from scratch %d", step, a, got, want)
+			}
+		}
 	}
 }

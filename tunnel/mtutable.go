@@ -2,6 +2,7 @@ package tunnel
 
 import (
 	"cmp"
+	"maps"
 	"net/netip"
 	"slices"
 )
@@ -65,10 +66,99 @@ type peerRoutes struct {
 	allowed map[Key][]netip.Prefix
 	owner   map[netip.Prefix]Key
 	mtus    map[Key]int
+
+	// What changed since cur was built, so that table can patch a copy
+	// of it instead of rebuilding (a home agent with thousands of limited
+	// devices): the peers whose entries may differ, the addresses to
+	// drop first, and whether a prefix wider than one address was
+	// involved (then it rebuilds).
+	cur   *mtuTable
+	dirty map[Key]struct{}
+	stale []netip.Addr
+	wide  bool
+
+	// wideOwners are the peers with a prefix wider than one address;
+	// contrib is the limit each peer puts in the table (0: none) and hist
+	// counts peers per contributed limit, whose smallest key is the
+	// table's min. They keep table's cost independent of the number of
+	// peers when only a few change.
+	wideOwners map[Key]struct{}
+	contrib    map[Key]int
+	hist       map[int]int
 }
 
 func newPeerRoutes(ifMTU int) *peerRoutes {
-	return &peerRoutes{ifMTU: ifMTU, allowed: make(map[Key][]netip.Prefix), owner: make(map[netip.Prefix]Key), mtus: make(map[Key]int)}
+	return &peerRoutes{ifMTU: ifMTU, allowed: make(map[Key][]netip.Prefix), owner: make(map[netip.Prefix]Key),
+		mtus: make(map[Key]int), dirty: make(map[Key]struct{}),
+		wideOwners: make(map[Key]struct{}), contrib: make(map[Key]int), hist: make(map[int]int)}
+}
+
+// discard forgets the changes recorded since the last table, after a
+// change that does not affect it.
+func (r *peerRoutes) discard() {
+	r.account()
+	clear(r.dirty)
+	r.stale = r.stale[:0]
+	r.wide = false
+}
+
+// account updates wideOwners, contrib and hist for the changed peers.
+func (r *peerRoutes) account() {
+	for k := range r.dirty {
+		delete(r.wideOwners, k)
+		for _, p := range r.allowed[k] {
+			if !p.IsSingleIP() {
+				r.wideOwners[k] = struct{}{}
+				break
+			}
+		}
+		old, now := r.contrib[k], 0
+		if len(r.allowed[k]) > 0 {
+			now = r.limit(k)
+		}
+		if old == now {
+			continue
+		}
+		if old != 0 {
+			if r.hist[old]--; r.hist[old] == 0 {
+				delete(r.hist, old)
+			}
+		}
+		if now != 0 {
+			r.hist[now]++
+			r.contrib[k] = now
+		} else {
+			delete(r.contrib, k)
+		}
+	}
+}
+
+// minLimit is the smallest limit any peer puts in the table, 0 if none.
+func (r *peerRoutes) minLimit() int {
+	m := 0
+	for lim := range r.hist {
+		if m == 0 || lim < m {
+			m = lim
+		}
+	}
+	return m
+}
+
+// touch records that pub's entries are about to change.
+func (r *peerRoutes) touch(pub Key) {
+	r.dirty[pub] = struct{}{}
+	for _, p := range r.allowed[pub] {
+		r.touchPrefix(p)
+	}
+}
+
+// touchPrefix records that p's entry is about to change.
+func (r *peerRoutes) touchPrefix(p netip.Prefix) {
+	if p.IsSingleIP() {
+		r.stale = append(r.stale, p.Addr())
+	} else {
+		r.wide = true
+	}
 }
 
 // setAllowed replaces pub's prefixes, taking each from the peer that had
@@ -76,16 +166,19 @@ func newPeerRoutes(ifMTU int) *peerRoutes {
 // affected (so the table must be rebuilt).
 func (r *peerRoutes) setAllowed(pub Key, pfxs []netip.Prefix) bool {
 	affected := r.limit(pub) != 0
+	r.touch(pub)
 	for _, p := range r.allowed[pub] {
 		delete(r.owner, p)
 	}
 	masked := make([]netip.Prefix, 0, len(pfxs))
 	for _, p := range pfxs {
 		p = p.Masked()
+		r.touchPrefix(p)
 		if prev, ok := r.owner[p]; ok {
 			if prev == pub {
 				continue // listed twice
 			}
+			r.dirty[prev] = struct{}{}
 			r.allowed[prev] = slices.DeleteFunc(r.allowed[prev], func(q netip.Prefix) bool { return q == p })
 			affected = affected || r.limit(prev) != 0
 		}
@@ -93,12 +186,17 @@ func (r *peerRoutes) setAllowed(pub Key, pfxs []netip.Prefix) bool {
 		r.owner[p] = pub
 	}
 	r.allowed[pub] = masked
-	return affected || r.hasWideLimit()
+	affected = affected || r.hasWideLimit()
+	if !affected {
+		r.discard()
+	}
+	return affected
 }
 
 // remove forgets pub; it reports whether the table must be rebuilt.
 func (r *peerRoutes) remove(pub Key) bool {
 	affected := r.limit(pub) != 0 || r.hasWideLimit()
+	r.touch(pub)
 	for _, p := range r.allowed[pub] {
 		if r.owner[p] == pub {
 			delete(r.owner, p)
@@ -106,11 +204,15 @@ func (r *peerRoutes) remove(pub Key) bool {
 	}
 	delete(r.allowed, pub)
 	delete(r.mtus, pub)
+	if !affected {
+		r.discard()
+	}
 	return affected
 }
 
 // setMTU records pub's limit (0: none).
 func (r *peerRoutes) setMTU(pub Key, mtu int) {
+	r.touch(pub)
 	if mtu == 0 {
 		delete(r.mtus, pub)
 	} else {
@@ -124,7 +226,12 @@ func (r *peerRoutes) limit(pub Key) int { return enforcedMTU(r.mtus[pub], r.ifMT
 // hasWideLimit reports whether a limited peer has a prefix wider than one
 // address, which other peers' more specific prefixes may shadow.
 func (r *peerRoutes) hasWideLimit() bool {
-	for k := range r.mtus {
+	for k := range r.wideOwners {
+		if r.limit(k) != 0 {
+			return true
+		}
+	}
+	for k := range r.dirty { // not yet accounted for
 		if r.limit(k) == 0 {
 			continue
 		}
@@ -137,10 +244,54 @@ func (r *peerRoutes) hasWideLimit() bool {
 	return false
 }
 
-// table builds the lookup table, nil when no peer has a limit. Its cost
-// is in the number of limited peers' prefixes, plus every peer's when a
-// limited peer has a wide prefix (a mobile node: one peer).
+// table returns the lookup table for the current state, nil when no peer
+// has a limit. When only single addresses changed since the last call and
+// the table has no wide prefixes (a home agent), it patches a copy of the
+// last table; otherwise it rebuilds, at a cost in the number of limited
+// peers' prefixes, plus every peer's when a limited peer has a wide
+// prefix (a mobile node: one peer).
 func (r *peerRoutes) table() *mtuTable {
+	wideLimit := r.hasWideLimit()
+	r.account()
+	var t *mtuTable
+	if r.cur == nil || len(r.cur.wide) > 0 || r.wide || len(r.dirty) > patchMax || wideLimit {
+		t = r.build()
+	} else {
+		t = r.patch()
+	}
+	r.cur = t
+	clear(r.dirty)
+	r.stale = r.stale[:0]
+	r.wide = false
+	return t
+}
+
+// patchMax is the most peers changed at once that table patches rather
+// than rebuilds.
+const patchMax = 64
+
+// patch returns a copy of r.cur with the changed entries replaced.
+func (r *peerRoutes) patch() *mtuTable {
+	exact := maps.Clone(r.cur.exact)
+	for _, a := range r.stale {
+		delete(exact, a)
+	}
+	for k := range r.dirty {
+		if lim := r.limit(k); lim != 0 {
+			for _, p := range r.allowed[k] {
+				exact[p.Addr()] = lim // single addresses only (no wide limit)
+			}
+		}
+	}
+	t := &mtuTable{exact: exact, min: r.minLimit()}
+	if t.min == 0 {
+		return nil
+	}
+	return t
+}
+
+// build builds the table from scratch.
+func (r *peerRoutes) build() *mtuTable {
 	t := &mtuTable{exact: make(map[netip.Addr]int)}
 	var wideLimited []netip.Prefix
 	add := func(p netip.Prefix, mtu int) {
@@ -155,7 +306,7 @@ func (r *peerRoutes) table() *mtuTable {
 		if lim == 0 {
 			continue
 		}
-		if t.min == 0 || lim < t.min {
+		if len(r.allowed[k]) > 0 && (t.min == 0 || lim < t.min) {
 			t.min = lim
 		}
 		for _, p := range r.allowed[k] {
