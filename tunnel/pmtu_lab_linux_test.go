@@ -287,10 +287,14 @@ func TestPathMTULab(t *testing.T) {
 		t.Run("bulk "+c.name, func(t *testing.T) {
 			ln := listenTCP(t, c.to, c.listenAt)
 			before := c.fromDev.MTUStats().MSSClamped + c.toDev.MTUStats().MSSClamped
+			dropped := c.fromDev.MTUStats().TooBig + c.toDev.MTUStats().TooBig
 			conn := dialTCP(t, c.from, ln)
 			transfer(t, conn, accept(t, ln), bulk, 60*time.Second)
 			if after := c.fromDev.MTUStats().MSSClamped + c.toDev.MTUStats().MSSClamped; after < before+2 {
 				t.Fatalf("MSS clamped %d times for SYN and SYN-ACK, want 2", after-before)
+			}
+			if n := c.fromDev.MTUStats().TooBig + c.toDev.MTUStats().TooBig - dropped; n != 0 {
+				t.Fatalf("%d packets of a clamped connection were over the limit", n)
 			}
 		})
 	}
