@@ -9,9 +9,9 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
-	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/net/ipv4"
@@ -43,6 +43,10 @@ type sharedBind struct {
 
 	msgsPool sync.Pool
 
+	// EMSGSIZE handling (bind_send_linux.go).
+	sendOversize, sendResegmented, sendDropped atomic.Uint64
+	sendLog                                    sendLogger
+
 	mu     sync.Mutex
 	open   bool // guarded by mu; between Open and Close
 	closed bool // guarded by mu; closed for good (Device closed)
@@ -67,18 +71,14 @@ const (
 	maxIPv6PayloadLen      = 1<<16 - 1 - 8
 )
 
-var (
-	stickyControlSize = unix.CmsgSpace(unix.SizeofInet6Pktinfo)
-	gsoControlSize    = unix.CmsgSpace(2)
-)
-
 func newSharedBind(listen netip.Addr, hook func(int) error, netns *os.File, m *demux, log *slog.Logger) *sharedBind {
 	return &sharedBind{
-		listen: listen.Unmap(),
-		hook:   hook,
-		netns:  netns,
-		m:      m,
-		log:    log,
+		listen:  listen.Unmap(),
+		hook:    hook,
+		netns:   netns,
+		m:       m,
+		log:     log,
+		sendLog: sendLogger{log: log},
 		msgsPool: sync.Pool{New: func() any {
 			msgs := make([]ipv6.Message, conn.IdealBatchSize)
 			for i := range msgs {
@@ -425,220 +425,4 @@ func (b *sharedBind) putMessages(msgs *[]ipv6.Message) {
 		(*msgs)[i] = ipv6.Message{Buffers: (*msgs)[i].Buffers, OOB: (*msgs)[i].OOB[:0]}
 	}
 	b.msgsPool.Put(msgs)
-}
-
-type batchReader interface {
-	ReadBatch([]ipv6.Message, int) (int, error)
-}
-
-type batchWriter interface {
-	WriteBatch([]ipv6.Message, int) (int, error)
-}
-
-// makeReceive returns the receive function of one socket.
-func (b *sharedBind) makeReceive(br batchReader, rxOffload bool) conn.ReceiveFunc {
-	var origin [conn.IdealBatchSize]int
-	eps := make([]*endpoint, conn.IdealBatchSize)
-	fn := func(bufs [][]byte, sizes []int, out []conn.Endpoint) (int, error) {
-		msgs := b.getMessages()
-		defer b.putMessages(msgs)
-		for i := range bufs {
-			(*msgs)[i].Buffers[0] = bufs[i]
-			(*msgs)[i].OOB = (*msgs)[i].OOB[:cap((*msgs)[i].OOB)]
-		}
-		var n int
-		if rxOffload {
-			// Read few messages at the end of the batch and split them
-			// forward into single datagrams (up to 64 each).
-			readAt := max(0, len(bufs)-len(bufs)/udpSegmentMaxDatagrams)
-			if readAt == len(bufs) {
-				readAt = len(bufs) - 1
-			}
-			got, err := br.ReadBatch((*msgs)[readAt:len(bufs)], 0)
-			if err != nil {
-				return 0, err
-			}
-			n, err = splitCoalesced((*msgs)[:len(bufs)], readAt, readAt+got, origin[:])
-			if err != nil {
-				return 0, err
-			}
-		} else {
-			got, err := br.ReadBatch((*msgs)[:len(bufs)], 0)
-			if err != nil {
-				return 0, err
-			}
-			for i := 0; i < got; i++ {
-				origin[i] = i
-			}
-			n = got
-		}
-		// One endpoint per read message, shared by its GRO segments (they
-		// all have the same source and destination).
-		clear(eps[:len(bufs)])
-		for i := 0; i < n; i++ {
-			msg := &(*msgs)[i]
-			sizes[i] = msg.N
-			out[i] = nil
-			if msg.N == 0 {
-				continue
-			}
-			o := origin[i]
-			ep := eps[o]
-			if ep == nil {
-				om := &(*msgs)[o]
-				ua, _ := msg.Addr.(*net.UDPAddr)
-				if ua == nil {
-					sizes[i] = 0
-					continue
-				}
-				src, ifidx := parsePktinfo(om.OOB[:om.NN])
-				ep = newEndpoint(ua.AddrPort(), src, ifidx)
-				eps[o] = ep
-			}
-			out[i] = ep
-		}
-		b.m.sort(bufs, sizes, n, func(i int) (netip.AddrPort, netip.Addr) {
-			ep := out[i].(*endpoint)
-			return ep.dst, ep.source().addr
-		})
-		return n, nil
-	}
-	return fn
-}
-
-// splitCoalesced splits the GRO-coalesced messages msgs[first:last] into
-// single datagrams from msgs[0] on, like StdNetBind, and records for every
-// resulting datagram the index of the message it was read in, whose
-// control data (IP_PKTINFO) still describes it.
-func splitCoalesced(msgs []ipv6.Message, first, last int, origin []int) (int, error) {
-	n := 0
-	for i := first; i < last; i++ {
-		msg := &msgs[i]
-		if msg.N == 0 {
-			continue
-		}
-		gsoSize, err := gsoSizeOf(msg.OOB[:msg.NN])
-		if err != nil {
-			return n, err
-		}
-		start, end, count := 0, msg.N, 1
-		if gsoSize > 0 {
-			count = (msg.N + gsoSize - 1) / gsoSize
-			end = gsoSize
-		}
-		for j := 0; j < count; j++ {
-			if n > i {
-				return n, errors.New("tunnel: splitting coalesced packet overflowed the batch")
-			}
-			copied := copy(msgs[n].Buffers[0], msg.Buffers[0][start:end])
-			msgs[n].N = copied
-			msgs[n].Addr = msg.Addr
-			origin[n] = i
-			start = end
-			end = min(end+gsoSize, msg.N)
-			n++
-		}
-		if i != n-1 {
-			msg.N = 0
-		}
-	}
-	return n, nil
-}
-
-// gsoSizeOf returns the UDP_GRO segment size in control, 0 if none.
-func gsoSizeOf(control []byte) (int, error) {
-	rem := control
-	for len(rem) > unix.SizeofCmsghdr {
-		hdr, data, r, err := unix.ParseOneSocketControlMessage(rem)
-		if err != nil {
-			return 0, fmt.Errorf("tunnel: parsing socket control message: %w", err)
-		}
-		rem = r
-		if hdr.Level == unix.SOL_UDP && hdr.Type == unix.UDP_GRO && len(data) >= 2 {
-			return int(nativeEndian.Uint16(data[:2])), nil
-		}
-	}
-	return 0, nil
-}
-
-// parsePktinfo returns the destination address and interface of a
-// received datagram from its IP_PKTINFO/IPV6_PKTINFO control message.
-func parsePktinfo(control []byte) (netip.Addr, int32) {
-	rem := control
-	for len(rem) > unix.SizeofCmsghdr {
-		hdr, data, r, err := unix.ParseOneSocketControlMessage(rem)
-		if err != nil {
-			return netip.Addr{}, 0
-		}
-		rem = r
-		switch {
-		case hdr.Level == unix.IPPROTO_IP && hdr.Type == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
-			// struct in_pktinfo { int ifindex; in_addr spec_dst; in_addr addr; }
-			idx := int32(nativeEndian.Uint32(data[0:4]))
-			return netip.AddrFrom4([4]byte(data[4:8])), idx
-		case hdr.Level == unix.IPPROTO_IPV6 && hdr.Type == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
-			// struct in6_pktinfo { in6_addr addr; int ifindex; }
-			idx := int32(nativeEndian.Uint32(data[16:20]))
-			return netip.AddrFrom16([16]byte(data[0:16])), idx
-		}
-	}
-	return netip.Addr{}, 0
-}
-
-// srcControl appends to control an IP_PKTINFO/IPV6_PKTINFO message that
-// makes the kernel send from src. ifidx is left 0 for IPv4 so that the
-// route decides the interface; for IPv6 it scopes link-local sources.
-func srcControl(control []byte, src netip.Addr, ifidx int32) []byte {
-	if src.Is4() || src.Is4In6() {
-		var info unix.Inet4Pktinfo
-		info.Spec_dst = src.Unmap().As4()
-		return appendCmsg(control, unix.IPPROTO_IP, unix.IP_PKTINFO, unix.SizeofInet4Pktinfo, func(d []byte) {
-			copy(d[4:8], info.Spec_dst[:])
-		})
-	}
-	a := src.As16()
-	return appendCmsg(control, unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, unix.SizeofInet6Pktinfo, func(d []byte) {
-		copy(d[0:16], a[:])
-		if src.IsLinkLocalUnicast() {
-			nativeEndian.PutUint32(d[16:20], uint32(ifidx))
-		}
-	})
-}
-
-// appendCmsg appends one control message with a zeroed payload of n bytes
-// that fill then writes.
-func appendCmsg(control []byte, level, typ int32, n int, fill func([]byte)) []byte {
-	space := unix.CmsgSpace(n)
-	start := len(control)
-	control = slices.Grow(control, space)[:start+space]
-	h := control[start:]
-	clear(h)
-	hdr := unix.Cmsghdr{Level: level, Type: typ}
-	hdr.SetLen(unix.CmsgLen(n))
-	putCmsghdr(h, hdr)
-	fill(h[unix.CmsgLen(0):unix.CmsgLen(n)])
-	return control
-}
-
-// putCmsghdr writes hdr in native layout.
-func putCmsghdr(b []byte, hdr unix.Cmsghdr) {
-	// struct cmsghdr { size_t len; int level; int type; } on 64-bit Linux,
-	// { uint32 len; int level; int type; } on 32-bit.
-	if unix.SizeofCmsghdr == 16 {
-		nativeEndian.PutUint64(b[0:8], uint64(hdr.Len))
-		nativeEndian.PutUint32(b[8:12], uint32(hdr.Level))
-		nativeEndian.PutUint32(b[12:16], uint32(hdr.Type))
-		return
-	}
-	nativeEndian.PutUint32(b[0:4], uint32(hdr.Len))
-	nativeEndian.PutUint32(b[4:8], uint32(hdr.Level))
-	nativeEndian.PutUint32(b[8:12], uint32(hdr.Type))
-}
-
-// appendGSO appends a UDP_SEGMENT message asking the kernel to split the
-// datagram into segments of size.
-func appendGSO(control []byte, size uint16) []byte {
-	return appendCmsg(control, unix.SOL_UDP, unix.UDP_SEGMENT, 2, func(d []byte) {
-		nativeEndian.PutUint16(d, size)
-	})
 }

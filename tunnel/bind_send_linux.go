@@ -1,19 +1,23 @@
 package tunnel
 
 import (
-	"encoding/binary"
 	"errors"
+	"log/slog"
 	"net"
+	"net/netip"
 	"os"
+	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 	"golang.zx2c4.com/wireguard/conn"
 )
 
-// nativeEndian is the byte order of socket control messages.
-var nativeEndian = binary.NativeEndian
+type batchWriter interface {
+	WriteBatch([]ipv6.Message, int) (int, error)
+}
 
 // Send implements conn.Bind: bufs go to ep in as few sendmmsg calls as
 // possible, coalesced with UDP GSO where the socket supports it, from the
@@ -81,12 +85,115 @@ func (b *sharedBind) sendOnce(c *net.UDPConn, bw batchWriter, offload bool, ua *
 	start := 0
 	for start < n {
 		sent, err := bw.WriteBatch(msgs[start:n], 0)
-		if err != nil {
+		start += max(sent, 0) // -1 with an error
+		if err == nil {
+			continue
+		}
+		if !isMsgSize(err) || start >= n {
 			return err
 		}
-		start += sent
+		// msgs[start] is too big for the route: send its segments on
+		// their own and carry on with the rest of the batch.
+		if err := b.sendSplit(bw, &msgs[start], ep.dst, src); err != nil {
+			return err
+		}
+		start++
 	}
 	return nil
+}
+
+// sendSplit sends the segments of a GSO message that the kernel refused
+// with EMSGSIZE as separate datagrams. Without UDP_SEGMENT the kernel
+// fragments a datagram larger than the route's MTU rather than refusing it
+// (the socket does not set IP_PMTUDISC_DO), so the segments that fit go
+// out as they are and only the oversize ones are fragmented; a datagram
+// refused even so is dropped and counted, never failing the others.
+func (b *sharedBind) sendSplit(bw batchWriter, msg *ipv6.Message, dst netip.AddrPort, src source) error {
+	b.sendOversize.Add(1)
+	buf := msg.Buffers[0]
+	seg := segmentSizeOf(msg.OOB)
+	if seg == 0 || seg >= len(buf) {
+		b.sendDropped.Add(1)
+		b.sendLog.note(dst, "datagram too big for the route, dropped", len(buf), b.sendStats())
+		return nil
+	}
+	parts := b.getMessages()
+	defer b.putMessages(parts)
+	k := 0
+	for off := 0; off < len(buf) && k < len(*parts); off += seg {
+		m := &(*parts)[k]
+		m.Buffers[0] = buf[off:min(off+seg, len(buf))]
+		m.Addr = msg.Addr
+		m.OOB = m.OOB[:0]
+		if src.addr.IsValid() {
+			m.OOB = srcControl(m.OOB, src.addr, src.ifidx)
+		}
+		k++
+	}
+	b.sendResegmented.Add(1)
+	b.sendLog.note(dst, "UDP GSO batch too big for the route, re-sent segment by segment", seg, b.sendStats())
+	for start := 0; start < k; {
+		sent, err := bw.WriteBatch((*parts)[start:k], 0)
+		start += max(sent, 0) // -1 with an error
+		if err == nil {
+			continue
+		}
+		if !isMsgSize(err) || start >= k {
+			return err
+		}
+		b.sendDropped.Add(1)
+		b.sendLog.note(dst, "datagram too big for the route, dropped", len((*parts)[start].Buffers[0]), b.sendStats())
+		start++
+	}
+	return nil
+}
+
+// isMsgSize reports a send refused because the datagram exceeds the
+// route's MTU.
+func isMsgSize(err error) bool { return errors.Is(err, unix.EMSGSIZE) }
+
+// sendStats returns the EMSGSIZE counters.
+func (b *sharedBind) sendStats() SendStats {
+	return SendStats{
+		Oversize:    b.sendOversize.Load(),
+		Resegmented: b.sendResegmented.Load(),
+		Dropped:     b.sendDropped.Load(),
+	}
+}
+
+// sendLogInterval is the least time between two log lines about the same
+// peer endpoint and cause.
+const sendLogInterval = 5 * time.Second
+
+// sendLogger logs send failures at most once per sendLogInterval per
+// endpoint and cause, however often they happen.
+type sendLogger struct {
+	log  *slog.Logger
+	mu   sync.Mutex
+	last map[sendLogKey]time.Time
+}
+
+type sendLogKey struct {
+	dst   netip.AddrPort
+	cause string
+}
+
+// note logs cause for dst unless it was logged less than sendLogInterval
+// ago.
+func (l *sendLogger) note(dst netip.AddrPort, cause string, size int, st SendStats) {
+	now := time.Now()
+	k := sendLogKey{dst, cause}
+	l.mu.Lock()
+	if t, ok := l.last[k]; ok && now.Sub(t) < sendLogInterval {
+		l.mu.Unlock()
+		return
+	}
+	if l.last == nil || len(l.last) >= 1024 {
+		l.last = make(map[sendLogKey]time.Time)
+	}
+	l.last[k] = now
+	l.mu.Unlock()
+	l.log.Warn(cause, "peer", dst, "size", size, "oversize", st.Oversize, "resegmented", st.Resegmented, "dropped", st.Dropped)
 }
 
 // coalesce packs bufs into as few GSO messages as the kernel allows, as

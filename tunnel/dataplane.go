@@ -120,8 +120,11 @@ type DataPlane interface {
 	// the peer's current outer path carries; 0 means the interface MTU.
 	// Inner packets to the peer that do not fit are not sent: their
 	// sender is told with ICMP "fragmentation needed" or ICMPv6 "packet
-	// too big" carrying mtu, and TCP SYNs to and from the peer have their
-	// MSS clamped to fit. ErrUnknownPeer if there is no such peer,
+	// too big" carrying mtu (rounded down to a multiple of 16, the
+	// padding WireGuard adds), and TCP SYNs to and from the peer have their
+	// MSS clamped to fit (IPv4 packets without DF are fragmented instead,
+	// and IPv6 is never held below its minimum of 1280; see the package
+	// documentation). ErrUnknownPeer if there is no such peer,
 	// ErrInvalidPeer if mtu is neither 0 nor in [MinPeerMTU, interface
 	// MTU]. SetPeer keeps the value; a removed peer forgets it.
 	SetPeerMTU(pub Key, mtu int) error

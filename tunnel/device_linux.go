@@ -25,6 +25,7 @@ type Device struct {
 	log   *slog.Logger
 	name  string
 	tun   tun.Device
+	mtuf  *mtuFilter // wraps tun: what wireguard-go reads and writes
 	wg    *device.Device
 	bind  *sharedBind
 	m     *demux
@@ -32,10 +33,10 @@ type Device struct {
 	netns *os.File
 	uapi  *uapiServer // nil when not serving UAPI
 
-	mu       sync.Mutex  // serialises configuration and Close
-	closed   bool        // guarded by mu
-	mtu      int         // interface MTU
-	peerMTUs map[Key]int // SetPeerMTU values, guarded by mu
+	mu     sync.Mutex  // serialises configuration and Close
+	closed bool        // guarded by mu
+	mtu    int         // interface MTU
+	routes *peerRoutes // allowed prefixes and SetPeerMTU values, guarded by mu
 }
 
 var _ DataPlane = (*Device)(nil)
@@ -49,7 +50,7 @@ func New(cfg Config) (*Device, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Device{log: cfg.Logger, m: newDemux(), mtu: cfg.MTU, peerMTUs: make(map[Key]int)}
+	d := &Device{log: cfg.Logger, m: newDemux(), mtu: cfg.MTU, routes: newPeerRoutes(cfg.MTU)}
 	ok := false
 	defer func() {
 		if !ok {
@@ -90,7 +91,8 @@ func New(cfg Config) (*Device, error) {
 	d.bind = newSharedBind(cfg.ListenAddr.Addr(), cfg.SocketHook, d.netns, d.m, d.log)
 	d.ctrl = newControlConn(d.m, d.bind)
 	d.ctrl.routeSource = cfg.RouteControlSource
-	d.wg = device.NewDevice(d.tun, d.bind, wgLogger(d.log))
+	d.mtuf = newMTUFilter(d.tun, d.log)
+	d.wg = device.NewDevice(d.mtuf, d.bind, wgLogger(d.log))
 	if err := d.wg.IpcSet(fmt.Sprintf("private_key=%s\nlisten_port=%d\n", cfg.PrivateKey.hex(), cfg.ListenAddr.Port())); err != nil {
 		return nil, fmt.Errorf("tunnel: configuring device: %w", err)
 	}
@@ -171,6 +173,13 @@ func (d *Device) InterfaceName() string { return d.name }
 // DemuxStats returns the demultiplexer's counters.
 func (d *Device) DemuxStats() DemuxStats { return d.m.stats() }
 
+// SendStats returns the counters of datagrams the shared socket found too
+// big for the route (EMSGSIZE) and how they were handled.
+func (d *Device) SendStats() SendStats { return d.bind.sendStats() }
+
+// MTUStats returns the counters of the per-peer MTU filter (SetPeerMTU).
+func (d *Device) MTUStats() MTUStats { return d.mtuf.stats() }
+
 // Activity receives a value after WireGuard datagrams were received or
 // sent since the last value was taken (signals are coalesced: one
 // pending at most). A mobile node waits on it while its tunnel is idle
@@ -189,6 +198,9 @@ func (d *Device) SetPeer(p Peer) error {
 	}
 	if err := d.wg.IpcSet(peerUAPI(p)); err != nil {
 		return fmt.Errorf("tunnel: set peer %s: %w", p.PublicKey, err)
+	}
+	if d.routes.setAllowed(p.PublicKey, p.AllowedIPs) {
+		d.mtuf.setTable(d.routes.table())
 	}
 	if p.Endpoint.IsValid() {
 		if peer := d.wg.LookupPeer(device.NoisePublicKey(p.PublicKey)); peer != nil {
@@ -209,7 +221,9 @@ func (d *Device) RemovePeer(pub Key) error {
 		return fmt.Errorf("tunnel: remove peer %s: %w", pub, ErrUnknownPeer)
 	}
 	d.wg.RemovePeer(device.NoisePublicKey(pub))
-	delete(d.peerMTUs, pub)
+	if d.routes.remove(pub) {
+		d.mtuf.setTable(d.routes.table())
+	}
 	return nil
 }
 
@@ -226,11 +240,8 @@ func (d *Device) SetPeerMTU(pub Key, mtu int) error {
 	if d.wg.LookupPeer(device.NoisePublicKey(pub)) == nil {
 		return fmt.Errorf("tunnel: set path MTU of %s: %w", pub, ErrUnknownPeer)
 	}
-	if mtu == 0 {
-		delete(d.peerMTUs, pub)
-	} else {
-		d.peerMTUs[pub] = mtu
-	}
+	d.routes.setMTU(pub, mtu)
+	d.mtuf.setTable(d.routes.table())
 	return nil
 }
 
@@ -289,7 +300,7 @@ func (d *Device) Peers() ([]PeerStatus, error) {
 		return nil, err
 	}
 	for i := range ps {
-		ps[i].MTU = d.peerMTUs[ps[i].PublicKey]
+		ps[i].MTU = d.routes.mtus[ps[i].PublicKey]
 	}
 	return ps, nil
 }

@@ -33,6 +33,12 @@ func (d *Device) InterfaceName() string { return "" }
 // DemuxStats returns the demultiplexer's counters.
 func (d *Device) DemuxStats() DemuxStats { return DemuxStats{} }
 
+// MTUStats returns the per-peer MTU filter's counters; all zero here.
+func (d *Device) MTUStats() MTUStats { return MTUStats{} }
+
+// SendStats returns the EMSGSIZE counters; all zero here.
+func (d *Device) SendStats() SendStats { return SendStats{} }
+
 // SetPeer implements DataPlane.
 func (d *Device) SetPeer(Peer) error { return ErrUnsupported }
 

@@ -117,7 +117,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	topo, err := buildTopology(ctx, prefix)
+	topo, err := buildTopology(ctx, prefix, 0)
 	if err != nil {
 		return Result{}, err
 	}

@@ -72,6 +72,39 @@ func BenchmarkThroughput(b *testing.B) {
 	}
 }
 
+// TestPathMTU runs the narrow-path comparison with -tunnelbench and
+// checks that both tunnels carried traffic; it never judges the figures.
+func TestPathMTU(t *testing.T) {
+	if !*runBench {
+		t.Skip("pass -tunnelbench to run the path MTU comparison")
+	}
+	labOK(t)
+	r, err := RunPathMTU(context.Background(), opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + r.String())
+	if r.Learned <= 0 || r.Manual <= 0 {
+		t.Fatalf("a tunnel carried nothing: %+v", r)
+	}
+}
+
+// BenchmarkPathMTU reports both throughputs over the narrow path and
+// their ratio.
+func BenchmarkPathMTU(b *testing.B) {
+	labOK(b)
+	for i := 0; i < b.N; i++ {
+		r, err := RunPathMTU(context.Background(), opts())
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Log("\n" + r.String())
+		b.ReportMetric(r.Learned, "learned-Gbit/s")
+		b.ReportMetric(r.Manual, "manual-Gbit/s")
+		b.ReportMetric(r.LearnedOverManual(), "learned/manual")
+	}
+}
+
 func TestOptionsDefaults(t *testing.T) {
 	o, err := Options{}.withDefaults()
 	if err != nil {

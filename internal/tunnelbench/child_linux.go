@@ -52,6 +52,13 @@ type childSpec struct {
 	PeerKey      tunnel.Key
 	PeerAllowed  netip.Prefix
 	PeerEndpoint netip.AddrPort
+	// MTU is the homeip interface MTU; 0 means tunnel.DefaultMTU.
+	MTU int
+	// PeerMTU, when not 0, is given to the homeip device with SetPeerMTU.
+	PeerMTU int
+	// LinkMTU, when not 0, is set on the homeip interface after it is
+	// up, as an operator would by hand (below what Config.MTU accepts).
+	LinkMTU int
 }
 
 // ChildMain runs a benchmark child and exits if this process was started
@@ -120,6 +127,23 @@ func startStock(s childSpec) (func(), error) {
 	return dev.Close, nil
 }
 
+// setLinkMTU sets the MTU of iface.
+func setLinkMTU(iface string, mtu int) error {
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return fmt.Errorf("tunnelbench child: netlink: %w", err)
+	}
+	defer h.Close()
+	l, err := h.LinkByName(iface)
+	if err != nil {
+		return fmt.Errorf("tunnelbench child: %s: %w", iface, err)
+	}
+	if err := h.LinkSetMTU(l, mtu); err != nil {
+		return fmt.Errorf("tunnelbench child: MTU of %s: %w", iface, err)
+	}
+	return nil
+}
+
 // addrUp puts addr on iface and brings it up (what tunnel.New does for
 // the homeip device).
 func addrUp(iface string, addr netip.Prefix) error {
@@ -151,6 +175,7 @@ func startHomeIP(s childSpec) (func(), error) {
 		PrivateKey:    s.PrivateKey,
 		ListenAddr:    netip.AddrPortFrom(netip.Addr{}, s.ListenPort),
 		Addresses:     []netip.Prefix{s.Address},
+		MTU:           s.MTU,
 	})
 	if err != nil {
 		return nil, err
@@ -158,6 +183,18 @@ func startHomeIP(s childSpec) (func(), error) {
 	if err := d.SetPeer(tunnel.Peer{PublicKey: s.PeerKey, AllowedIPs: []netip.Prefix{s.PeerAllowed}, Endpoint: s.PeerEndpoint}); err != nil {
 		d.Close()
 		return nil, err
+	}
+	if s.LinkMTU != 0 {
+		if err := setLinkMTU(s.Iface, s.LinkMTU); err != nil {
+			d.Close()
+			return nil, err
+		}
+	}
+	if s.PeerMTU != 0 {
+		if err := d.SetPeerMTU(s.PeerKey, s.PeerMTU); err != nil {
+			d.Close()
+			return nil, err
+		}
 	}
 	tlsConf, err := selfSignedTLS()
 	if err != nil {

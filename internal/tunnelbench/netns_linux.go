@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,9 +39,10 @@ type topology struct {
 	server, client string // namespace names
 }
 
-// buildTopology creates the namespaces and the veth link. On error what
-// was created is removed.
-func buildTopology(ctx context.Context, prefix string) (t *topology, err error) {
+// buildTopology creates the namespaces and the veth link, of MTU linkMTU
+// on both ends (0: the veth default). On error what was created is
+// removed.
+func buildTopology(ctx context.Context, prefix string, linkMTU int) (t *topology, err error) {
 	t = &topology{server: prefix + "s", client: prefix + "c"}
 	if err := ipCmd(ctx, "netns", "add", t.server); err != nil {
 		return nil, err
@@ -60,6 +62,9 @@ func buildTopology(ctx context.Context, prefix string) (t *topology, err error) 
 		{"-n", t.client, "addr", "add", "198.18.0.2/24", "dev", "veth0"},
 	}
 	for _, ns := range []string{t.server, t.client} {
+		if linkMTU != 0 {
+			steps = append(steps, []string{"-n", ns, "link", "set", "dev", "veth0", "mtu", strconv.Itoa(linkMTU)})
+		}
 		steps = append(steps, []string{"-n", ns, "link", "set", "lo", "up"}, []string{"-n", ns, "link", "set", "veth0", "up"})
 	}
 	for _, s := range steps {

@@ -181,3 +181,40 @@ func TestFakeActivity(t *testing.T) {
 		t.Error("signal without the counters moving")
 	}
 }
+
+// TestFakePeerMTU checks the SetPeerMTU contract as Device implements it
+// (tunnel's TestPathMTULab checks the Device): range, unknown peer, kept
+// by SetPeer, forgotten by RemovePeer, shown in Peers.
+func TestFakePeerMTU(t *testing.T) {
+	d := New()
+	a := key(t)
+	if err := d.SetPeerMTU(a, 1220); !errors.Is(err, tunnel.ErrUnknownPeer) {
+		t.Fatalf("unknown peer: %v", err)
+	}
+	if err := d.SetPeer(tunnel.Peer{PublicKey: a}); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []int{-1, tunnel.MinPeerMTU - 1, tunnel.DefaultMTU + 1} {
+		if err := d.SetPeerMTU(a, bad); !errors.Is(err, tunnel.ErrInvalidPeer) {
+			t.Fatalf("SetPeerMTU(%d): %v", bad, err)
+		}
+	}
+	if err := d.SetPeerMTU(a, 1220); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetPeer(tunnel.Peer{PublicKey: a}); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := d.Peer(a); p.MTU != 1220 {
+		t.Fatalf("SetPeer did not keep the MTU: %d", p.MTU)
+	}
+	if err := d.RemovePeer(a); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetPeer(tunnel.Peer{PublicKey: a}); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := d.Peer(a); p.MTU != 0 {
+		t.Fatalf("a removed peer kept its MTU: %d", p.MTU)
+	}
+}
