@@ -37,7 +37,7 @@ func Check() error {
 	if err := n.ip(ctx, "link add a0 type veth peer name b0"); err != nil {
 		return fmt.Errorf("%w: veth pair: %w", ErrNoNetns, err)
 	}
-	if err := n.nft(ctx, natScript); err != nil {
+	if err := n.nft(ctx, natScript(NATSymmetric)); err != nil {
 		return fmt.Errorf("%w: %w", ErrNoNftables, err)
 	}
 	return nil
