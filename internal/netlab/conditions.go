@@ -63,8 +63,13 @@ func (l *Lab) access(id LinkID) *access {
 	}
 }
 
-// Network returns the lab's access-network configuration.
-func (l *Lab) Network() Network { return l.net }
+// Network returns the lab's access-network configuration (with the
+// changes SetPath made).
+func (l *Lab) Network() Network {
+	l.moveMu.Lock()
+	defer l.moveMu.Unlock()
+	return l.net
+}
 
 // natScript returns the masquerading NAT of a router stage. With
 // NATSymmetric (fully-random) every new mapping picks a random public
@@ -90,6 +95,9 @@ func natScript(b NATBehavior) string {
 // router itself generates).
 func conditionsScript(a *access) string {
 	var b strings.Builder
+	// Declared and flushed first, so that the script also replaces an
+	// earlier version (SetPath).
+	b.WriteString("table inet homeip_link\nflush table inet homeip_link\n")
 	b.WriteString("table inet homeip_link {\n")
 	b.WriteString("\tchain pre {\n\t\ttype filter hook prerouting priority raw - 10; policy accept;\n")
 	if a.cfg.Loss > 0 {
@@ -143,22 +151,7 @@ func (l *Lab) configureLink(ctx context.Context, a *access) error {
 			return err
 		}
 	}
-	// The path MTU: route MTUs in the router, locked so that forwarding
-	// honours them for IPv6 as well.
-	if c.PathMTU != 0 {
-		lock := fmt.Sprintf(" mtu lock %d", c.PathMTU)
-		cmds := []string{
-			"route replace 0.0.0.0/0 via " + a.gw4.String() + lock,
-			"route replace ::/0 via " + a.gw6.String() + lock,
-		}
-		for _, ad := range append(append([]netip.Addr(nil), a.mn4...), a.mn6...) {
-			cmds = append(cmds, fmt.Sprintf("route replace %s dev %s%s", netip.PrefixFrom(ad, ad.BitLen()), a.lan, lock))
-		}
-		if err := a.router.ip(ctx, cmds...); err != nil {
-			return err
-		}
-	}
-	if err := a.router.nft(ctx, conditionsScript(a)); err != nil {
+	if err := l.applyPath(ctx, a); err != nil {
 		return err
 	}
 	if c.NATUDPTimeout != 0 {
@@ -177,5 +170,67 @@ func (l *Lab) configureLink(ctx context.Context, a *access) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// applyPath sets the router's route MTUs and its ICMP rules for a's
+// PathMTU and SilentPath (and its loss rules), replacing earlier ones.
+func (l *Lab) applyPath(ctx context.Context, a *access) error {
+	c := a.cfg
+	mtu := ""
+	if c.PathMTU != 0 {
+		// Locked, so that forwarding honours them for IPv6 as well.
+		mtu = fmt.Sprintf(" mtu lock %d", c.PathMTU)
+	}
+	if c.PathMTU != 0 || l.pathSet[a.id] {
+		cmds := []string{
+			"route replace 0.0.0.0/0 via " + a.gw4.String() + mtu,
+			"route replace ::/0 via " + a.gw6.String() + mtu,
+		}
+		for _, ad := range append(append([]netip.Addr(nil), a.mn4...), a.mn6...) {
+			host := netip.PrefixFrom(ad, ad.BitLen())
+			if c.PathMTU != 0 {
+				cmds = append(cmds, fmt.Sprintf("route replace %s dev %s%s", host, a.lan, mtu))
+			} else {
+				cmds = append(cmds, fmt.Sprintf("route del %s dev %s", host, a.lan))
+			}
+		}
+		if err := a.router.ip(ctx, cmds...); err != nil {
+			return err
+		}
+		l.pathSet[a.id] = c.PathMTU != 0
+	}
+	return a.router.nft(ctx, conditionsScript(a))
+}
+
+// SetPath changes the path MTU behind an access link while the lab runs,
+// with no event at mn: mtu 0 removes the bottleneck, silent makes it a
+// black hole (see LinkConfig.PathMTU and SilentPath). It is the move
+// "the path behind the link shrinks (silently)", and with
+// SetPath(ctx, LinkWifi, 1280, true) while mn is on Wi-Fi, the move onto
+// a silent-drop path without changing links.
+func (l *Lab) SetPath(ctx context.Context, id LinkID, mtu int, silent bool) error {
+	if l.isClosed() {
+		return ErrClosed
+	}
+	if id != LinkWifi && id != LinkCell {
+		return fmt.Errorf("%w: unknown link %v", ErrBadNetwork, id)
+	}
+	l.moveMu.Lock()
+	defer l.moveMu.Unlock()
+	a := l.access(id)
+	a.cfg.PathMTU, a.cfg.SilentPath = mtu, silent
+	if err := a.cfg.Validate(); err != nil {
+		return fmt.Errorf("netlab: setting %s path: %w", id, err)
+	}
+	if err := l.applyPath(ctx, a); err != nil {
+		return fmt.Errorf("netlab: setting %s path to mtu %d (silent %v): %w", id, mtu, silent, err)
+	}
+	if id == LinkWifi {
+		l.net.Wifi = a.cfg
+	} else {
+		l.net.Cell = a.cfg
+	}
+	l.log.Info("path changed", "link", id.String(), "mtu", mtu, "silent", silent)
 	return nil
 }

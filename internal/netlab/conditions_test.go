@@ -565,3 +565,74 @@ func TestFieldTeardown(t *testing.T) {
 		t.Fatalf("relay goroutines left after a failed build:\n%s", s)
 	}
 }
+
+// TestSetPath shrinks the Wi-Fi path under mn (loud, then silent) and
+// restores it, without any event at mn.
+func TestSetPath(t *testing.T) {
+	t.Parallel()
+	l := labtest.NewWith(t, netlab.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	mustPass(t, "before", l.MN, netlab.HAPublic6, 1400)
+	if err := l.SetPath(ctx, netlab.LinkWifi, 1280, true); err != nil {
+		t.Fatal(err)
+	}
+	if n := l.Network().Wifi; n.PathMTU != 1280 || !n.SilentPath {
+		t.Fatalf("Network().Wifi = %+v after SetPath", n)
+	}
+	mustBeTooBigOnPath(t, "silent", l.MN, netlab.HAPublic6, 1400, 1280, true)
+	mustBeTooBigOnPath(t, "silent downstream", l.HA, netlab.MNWifiA6, 1400, 1280, true)
+	if err := l.SetPath(ctx, netlab.LinkWifi, 1300, false); err != nil {
+		t.Fatal(err)
+	}
+	mustBeTooBigOnPath(t, "loud", l.MN, netlab.HAPublic4, 1400, 1300, false)
+	if err := l.SetPath(ctx, netlab.LinkWifi, 0, false); err != nil {
+		t.Fatal(err)
+	}
+	mustPass(t, "restored", l.HA, netlab.MNWifiA6, 1500)
+	if err := l.SetPath(ctx, netlab.LinkWifi, 0, true); !errors.Is(err, netlab.ErrBadNetwork) {
+		t.Fatalf("SetPath silent without MTU = %v, want ErrBadNetwork", err)
+	}
+}
+
+// TestFlushPathNATsCutsOffReceiver: after the NATs on mn's path forget
+// their mappings, ha can no longer reach a node that only receives.
+func TestFlushPathNATsCutsOffReceiver(t *testing.T) {
+	t.Parallel()
+	l := labtest.NewWith(t, netlab.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ha, err := l.HA.ListenPacket(ctx, "udp4", netip.AddrPortFrom(netlab.HAPublic4, 0).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ha.Close()
+	mn, err := l.MN.ListenPacket(ctx, "udp4", ":40002")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mn.Close()
+	for _, move := range []func(context.Context) error{l.MoveToWifi, l.MoveToCell} {
+		if err := move(ctx); err != nil {
+			t.Fatal(err)
+		}
+		mapped := udpSource(t, mn, ha)
+		reaches := func() bool {
+			if _, err := ha.WriteTo([]byte("down"), net.UDPAddrFromAddrPort(mapped)); err != nil {
+				t.Fatal(err)
+			}
+			_ = mn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+			_, _, err := mn.ReadFrom(make([]byte, 64))
+			return err == nil
+		}
+		if !reaches() {
+			t.Fatalf("%v: ha cannot reach mn through %v before the flush", l.State(), mapped)
+		}
+		if err := l.FlushPathNATs(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if reaches() {
+			t.Fatalf("%v: ha still reaches mn through %v after the flush", l.State(), mapped)
+		}
+	}
+}

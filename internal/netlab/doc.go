@@ -37,11 +37,13 @@
 //     mn's addresses), so forwarding drops oversize IPv4-with-DF and IPv6
 //     packets and fragments IPv4 without DF. The router answers with ICMP
 //     frag-needed / packet-too-big, unless SilentPath, where an nftables
-//     rule in its output hook drops those: a PMTU black hole.
+//     rule in its output hook drops those: a PMTU black hole. SetPath
+//     changes it while the lab runs, with no event at mn.
 //   - NATUDPTimeout: conntrack's UDP timeouts (unreplied and stream) in
 //     the namespaces of the link's NAT stages. An expired mapping is
 //     gone at the next packet; a packet from outside to the old public
-//     port no longer reaches mn. FlushNAT forgets every mapping at once.
+//     port no longer reaches mn. FlushNAT forgets every mapping of one
+//     router at once, FlushPathNATs those of every NAT on mn's paths.
 //   - NAT: NATSymmetric (the default: masquerade fully-random, an
 //     endpoint-dependent mapping with a random port per 5-tuple, and
 //     address- and port-dependent filtering, as every Linux masquerade)

@@ -39,11 +39,13 @@ type Lab struct {
 	CN, HA, Wifi, Carrier, Cell, MN *Node
 
 	log *slog.Logger
-	net Network
 
-	moveMu sync.Mutex // serialises moves; guards state and dirty
-	state  MNState
-	dirty  bool // a move failed half-way: mn's links are in an unknown state
+	moveMu  sync.Mutex // serialises moves and path changes; guards state, dirty, net, pathSet
+	net     Network
+	pathSet map[LinkID]bool // route MTUs were set for the link (SetPath must remove them)
+
+	state MNState
+	dirty bool // a move failed half-way: mn's links are in an unknown state
 
 	spawn spawner // the thread processes are started from (see spawner)
 
@@ -130,10 +132,11 @@ func New(ctx context.Context, opt Options) (*Lab, error) {
 	}
 	log = log.With("component", "netlab", "lab", prefix)
 	l := &Lab{
-		Prefix: prefix,
-		log:    log,
-		net:    opt.Network,
-		procs:  map[*Process]struct{}{},
+		Prefix:  prefix,
+		log:     log,
+		net:     opt.Network,
+		pathSet: map[LinkID]bool{},
+		procs:   map[*Process]struct{}{},
 	}
 	node := func(role string) *Node { return &Node{Role: role, NS: prefix + "-" + role} }
 	l.CN, l.HA, l.Wifi, l.Carrier, l.Cell, l.MN = node("cn"), node("ha"), node("wifi"), node("carrier"), node("cell"), node("mn")
