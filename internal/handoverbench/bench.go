@@ -44,6 +44,10 @@ type Config struct {
 	// Dir is a scratch directory; default a new temporary one, removed
 	// at the end.
 	Dir string
+	// Network describes the labs' access networks (netlab.Profile gives
+	// named ones, "field" for real-world links); the zero value is the
+	// ideal lab.
+	Network netlab.Network
 	// Logger receives lab and deployment messages; nil discards them.
 	Logger *slog.Logger
 	// Progress receives one line per measured move; nil for none. Paths
@@ -212,7 +216,7 @@ func runPath(ctx context.Context, cfg Config, name string) (pr PathResult) {
 	start := time.Now()
 	defer func() { pr.Took = time.Since(start) }()
 	log := cfg.Logger.With("component", "handoverbench", "path", name)
-	lab, err := netlab.New(ctx, netlab.Options{Logger: cfg.Logger})
+	lab, err := netlab.New(ctx, netlab.Options{Logger: cfg.Logger, Network: cfg.Network})
 	if err != nil {
 		pr.Err = err
 		return pr
