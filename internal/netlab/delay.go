@@ -71,6 +71,7 @@ type DelayStats struct {
 // the router's namespace.
 type delayQueue struct {
 	log    *slog.Logger
+	link   LinkID
 	num    uint16
 	file   *os.File
 	rc     syscall.RawConn
@@ -107,6 +108,7 @@ func (l *Lab) startDelay(ctx context.Context, a *access) error {
 		if err != nil {
 			return err
 		}
+		q.link = a.id
 		l.mu.Lock()
 		l.relays = append(l.relays, q)
 		l.mu.Unlock()
@@ -120,6 +122,25 @@ func (l *Lab) startDelay(ctx context.Context, a *access) error {
 	}
 	l.log.Info("delay relay up", "link", a.id.String(), "delay", a.cfg.Delay, "jitter", a.cfg.Jitter)
 	return nil
+}
+
+// DelayStats returns the counters of the link's delay relay, upstream
+// (from mn) and downstream (towards mn); zero values when the link has
+// no delay.
+func (l *Lab) DelayStats(id LinkID) (up, down DelayStats) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, q := range l.relays {
+		if q.link != id {
+			continue
+		}
+		if q.num == queueUp {
+			up = q.Stats()
+		} else {
+			down = q.Stats()
+		}
+	}
+	return up, down
 }
 
 // stopRelays stops every delay relay of the lab and logs what each did.
