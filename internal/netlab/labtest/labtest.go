@@ -5,6 +5,7 @@ package labtest
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"testing"
@@ -60,6 +61,12 @@ func New(t testing.TB) *netlab.Lab {
 func NewWith(t testing.TB, opt netlab.Options) *netlab.Lab {
 	t.Helper()
 	Require(t)
+	if err := netlab.CheckNetwork(opt.Network); err != nil {
+		if errors.Is(err, netlab.ErrBadNetwork) || os.Getenv(RequireEnv) == "1" {
+			t.Fatalf("lab with network %+v: %v", opt.Network, err)
+		}
+		t.Skipf("lab with network %+v unavailable: %v", opt.Network, err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if opt.Logger == nil {
