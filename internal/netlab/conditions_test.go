@@ -636,3 +636,32 @@ func TestFlushPathNATsCutsOffReceiver(t *testing.T) {
 		}
 	}
 }
+
+func TestParseLink(t *testing.T) {
+	for _, c := range []struct {
+		spec string
+		want netlab.LinkConfig
+	}{
+		{"cellular", netlab.CellularProfile},
+		{"ideal", netlab.LinkConfig{}},
+		{"cellular,loss=0,jitter=0", func() netlab.LinkConfig {
+			c := netlab.CellularProfile
+			c.Loss, c.Jitter = 0, 0
+			return c
+		}()},
+		{"mtu=1400, path-mtu=1280,silent=true", netlab.LinkConfig{MTU: 1400, PathMTU: 1280, SilentPath: true}},
+		{"delay=30ms,jitter=7.5ms,loss=0.01,nat-timeout=2s,nat=port-preserving,family=ipv6", netlab.LinkConfig{
+			Delay: 30 * time.Millisecond, Jitter: 7500 * time.Microsecond, Loss: 0.01,
+			NATUDPTimeout: 2 * time.Second, NAT: netlab.NATPortPreserving, Family: netlab.IPv6Only}},
+	} {
+		got, err := netlab.ParseLink(c.spec)
+		if err != nil || got != c.want {
+			t.Errorf("ParseLink(%q) = %+v, %v; want %+v", c.spec, got, err, c.want)
+		}
+	}
+	for _, bad := range []string{"moon", "mtu=1280,cellular", "mtu=x", "colour=red", "silent=true", "family=ipx", "nat=cone", "loss=2"} {
+		if _, err := netlab.ParseLink(bad); !errors.Is(err, netlab.ErrBadNetwork) {
+			t.Errorf("ParseLink(%q) = %v, want ErrBadNetwork", bad, err)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -328,4 +329,79 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// ParseLink parses a link description: a link profile name, optionally
+// followed by overrides, or overrides alone (starting from IdealProfile),
+// separated by commas. Overrides are key=value pairs: mtu=N, path-mtu=N,
+// silent=BOOL, delay=DURATION, jitter=DURATION, loss=FRACTION (0.01 is
+// 1 %), nat-timeout=DURATION, nat=symmetric|port-preserving,
+// family=dual|ipv4|ipv6. Examples: "cellular", "cellular,loss=0",
+// "mtu=1280,delay=30ms". The result is validated.
+func ParseLink(spec string) (LinkConfig, error) {
+	var c LinkConfig
+	bad := func(format string, a ...any) (LinkConfig, error) {
+		return LinkConfig{}, fmt.Errorf("%w: link %q: %s", ErrBadNetwork, spec, fmt.Sprintf(format, a...))
+	}
+	for i, part := range strings.Split(spec, ",") {
+		part = strings.TrimSpace(part)
+		key, val, ok := strings.Cut(part, "=")
+		if !ok {
+			if i != 0 {
+				return bad("%q: want key=value", part)
+			}
+			p, err := LinkProfile(part)
+			if err != nil {
+				return LinkConfig{}, err
+			}
+			c = p
+			continue
+		}
+		var err error
+		switch key {
+		case "mtu":
+			c.MTU, err = strconv.Atoi(val)
+		case "path-mtu":
+			c.PathMTU, err = strconv.Atoi(val)
+		case "silent":
+			c.SilentPath, err = strconv.ParseBool(val)
+		case "delay":
+			c.Delay, err = time.ParseDuration(val)
+		case "jitter":
+			c.Jitter, err = time.ParseDuration(val)
+		case "loss":
+			c.Loss, err = strconv.ParseFloat(val, 64)
+		case "nat-timeout":
+			c.NATUDPTimeout, err = time.ParseDuration(val)
+		case "nat":
+			switch val {
+			case "symmetric":
+				c.NAT = NATSymmetric
+			case "port-preserving":
+				c.NAT = NATPortPreserving
+			default:
+				return bad("nat %q: want symmetric or port-preserving", val)
+			}
+		case "family":
+			switch val {
+			case "dual":
+				c.Family = DualStack
+			case "ipv4":
+				c.Family = IPv4Only
+			case "ipv6":
+				c.Family = IPv6Only
+			default:
+				return bad("family %q: want dual, ipv4 or ipv6", val)
+			}
+		default:
+			return bad("unknown key %q", key)
+		}
+		if err != nil {
+			return bad("%s: %v", key, err)
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return LinkConfig{}, fmt.Errorf("link %q: %w", spec, err)
+	}
+	return c, nil
 }

@@ -23,8 +23,10 @@ func addNetworkFlags(fs *flag.FlagSet) *networkFlags {
 	f := &networkFlags{}
 	fs.StringVar(&f.profile, "profile", "ideal", "access networks: "+strings.Join(netlab.ProfileNames(), ", ")+
 		" (field: Wi-Fi MTU 1492, 5 ms; cellular MTU 1280, 60±15 ms, 1% loss; NAT UDP timeouts 30 s)")
-	fs.StringVar(&f.wifi, "wifi", "", "Wi-Fi link profile, overriding -profile's: "+strings.Join(netlab.LinkProfileNames(), ", "))
-	fs.StringVar(&f.cell, "cell", "", "cellular link profile, overriding -profile's: "+strings.Join(netlab.LinkProfileNames(), ", "))
+	linkHelp := " link, overriding -profile's: a link profile (" + strings.Join(netlab.LinkProfileNames(), ", ") +
+		") and/or overrides, e.g. cellular,loss=0 or mtu=1280,delay=30ms (keys: mtu, path-mtu, silent, delay, jitter, loss, nat-timeout, nat, family)"
+	fs.StringVar(&f.wifi, "wifi", "", "Wi-Fi"+linkHelp)
+	fs.StringVar(&f.cell, "cell", "", "cellular"+linkHelp)
 	fs.DurationVar(&f.natTimeout, "nat-timeout", 0, "NAT UDP timeout of every NAT, overriding the profiles' (whole seconds; 0: as the profiles say)")
 	return f
 }
@@ -42,7 +44,7 @@ func (f *networkFlags) network() (netlab.Network, error) {
 		if l.name == "" {
 			continue
 		}
-		if *l.cfg, err = netlab.LinkProfile(l.name); err != nil {
+		if *l.cfg, err = netlab.ParseLink(l.name); err != nil {
 			return n, err
 		}
 	}

@@ -33,7 +33,14 @@ func TestNetworkFlags(t *testing.T) {
 	if n != want {
 		t.Fatalf("got %+v, want %+v", n, want)
 	}
-	for _, bad := range [][]string{{"-profile", "moon"}, {"-wifi", "moon"}, {"-nat-timeout", "1500ms"}} {
+	n, err = parse("-profile", "field", "-cell", "cellular,loss=0,mtu=1500")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Cell.Loss != 0 || n.Cell.MTU != 1500 || n.Cell.Delay != netlab.CellularProfile.Delay || n.Wifi != netlab.WifiProfile {
+		t.Fatalf("overrides: %+v", n)
+	}
+	for _, bad := range [][]string{{"-profile", "moon"}, {"-wifi", "moon"}, {"-cell", "mtu=100"}, {"-nat-timeout", "1500ms"}} {
 		if _, err := parse(bad...); !errors.Is(err, netlab.ErrBadNetwork) {
 			t.Errorf("%v: %v, want ErrBadNetwork", bad, err)
 		}
