@@ -3,7 +3,7 @@
 
 GO        ?= go
 BIN       := $(CURDIR)/bin
-APT_PKGS  := iproute2 nftables wireguard-tools dnsutils procps ethtool
+APT_PKGS  := iproute2 nftables wireguard-tools dnsutils procps ethtool iptables
 # Packages whose logic runs without root and is checked with the race detector.
 GOTESTFLAGS ?= -shuffle=on -timeout 25m
 

@@ -44,6 +44,17 @@ type Config struct {
 	// Dir is a scratch directory; default a new temporary one, removed
 	// at the end.
 	Dir string
+	// GapThreshold: pauses in delivery longer than this count as a gap,
+	// and a stream is steady (before a move) or resumed (after it) once
+	// records flowed for Hold without one. Default: the stream's own
+	// default (3 intervals, at least 5 ms), widened by 4× the larger
+	// jitter of Network's links, whose jitter (±J each way) spreads
+	// arrivals over 4J without anything being wrong.
+	GapThreshold time.Duration
+	// Network describes the labs' access networks (netlab.Profile gives
+	// named ones, "field" for real-world links); the zero value is the
+	// ideal lab.
+	Network netlab.Network
 	// Logger receives lab and deployment messages; nil discards them.
 	Logger *slog.Logger
 	// Progress receives one line per measured move; nil for none. Paths
@@ -86,7 +97,10 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Settle == 0 {
 		c.Settle = 300 * time.Millisecond
 	}
-	if c.Window < 0 || c.Interval < 0 || c.Hold < 0 || c.Settle < 0 {
+	if c.GapThreshold == 0 {
+		c.GapThreshold = max(3*c.Interval, 5*time.Millisecond) + 4*max(c.Network.Wifi.Jitter, c.Network.Cell.Jitter)
+	}
+	if c.Window < 0 || c.Interval < 0 || c.Hold < 0 || c.Settle < 0 || c.GapThreshold < 0 {
 		return c, errors.New("handoverbench: negative duration in config")
 	}
 	if c.Logger == nil {
@@ -212,7 +226,7 @@ func runPath(ctx context.Context, cfg Config, name string) (pr PathResult) {
 	start := time.Now()
 	defer func() { pr.Took = time.Since(start) }()
 	log := cfg.Logger.With("component", "handoverbench", "path", name)
-	lab, err := netlab.New(ctx, netlab.Options{Logger: cfg.Logger})
+	lab, err := netlab.New(ctx, netlab.Options{Logger: cfg.Logger, Network: cfg.Network})
 	if err != nil {
 		pr.Err = err
 		return pr
@@ -275,7 +289,7 @@ func measure(ctx context.Context, cfg Config, lab *netlab.Lab, p path, k Kind) (
 		return broken(true, "not settled before the move: "+err.Error())
 	}
 	s, err := StartStream(ctx, lab, StreamSpec{
-		Network: "tcp4", Source: p.source(), Interval: cfg.Interval,
+		Network: "tcp4", Source: p.source(), Interval: cfg.Interval, GapThreshold: cfg.GapThreshold,
 		IdleTimeout: cfg.Window + 10*time.Second, DialTimeout: cfg.Window,
 	})
 	if err != nil {

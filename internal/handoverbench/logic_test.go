@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/homeip/homeip/internal/netlab"
 	"github.com/homeip/homeip/internal/streamprobe"
 )
 
@@ -35,8 +36,16 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Moves != 50 || !slices.Equal(c.Kinds, AllKinds) || !slices.Equal(c.Paths, AllPaths) ||
-		c.Window != 3*time.Second || c.Interval != 2*time.Millisecond || c.Progress == nil || c.Logger == nil {
+		c.Window != 3*time.Second || c.Interval != 2*time.Millisecond || c.Progress == nil || c.Logger == nil ||
+		c.GapThreshold != 6*time.Millisecond {
 		t.Errorf("defaults = %+v", c)
+	}
+	field, err := netlab.Profile("field")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := (Config{Network: field}).withDefaults(); err != nil || c.GapThreshold != 36*time.Millisecond {
+		t.Errorf("field profile (±7.5 ms jitter each way): gap threshold %v, %v; want 36ms", c.GapThreshold, err)
 	}
 	for _, bad := range []Config{
 		{Moves: -1},

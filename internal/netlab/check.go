@@ -37,8 +37,24 @@ func Check() error {
 	if err := n.ip(ctx, "link add a0 type veth peer name b0"); err != nil {
 		return fmt.Errorf("%w: veth pair: %w", ErrNoNetns, err)
 	}
-	if err := n.nft(ctx, natScript); err != nil {
+	if err := n.nft(ctx, natScript(NATSymmetric)); err != nil {
 		return fmt.Errorf("%w: %w", ErrNoNftables, err)
+	}
+	return nil
+}
+
+// CheckNetwork reports whether this machine can build a lab with access
+// networks n, beyond what Check needs: n is valid (ErrBadNetwork), and
+// iptables-nft, whose NFQUEUE target the delay relay needs, is installed
+// when a link has delay (ErrMissingTool).
+func CheckNetwork(n Network) error {
+	if err := n.Validate(); err != nil {
+		return err
+	}
+	if n.Wifi.Delay > 0 || n.Cell.Delay > 0 {
+		if _, err := exec.LookPath("iptables-nft"); err != nil {
+			return fmt.Errorf("%w: iptables-nft (install iptables) for link delay: %w", ErrMissingTool, err)
+		}
 	}
 	return nil
 }

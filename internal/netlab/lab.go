@@ -22,6 +22,10 @@ type Options struct {
 	Prefix string
 	// Logger receives progress messages; nil discards them.
 	Logger *slog.Logger
+	// Network describes the access networks (MTUs, path MTU, delay,
+	// jitter, loss, NAT timeouts and behaviour, IP versions). The zero
+	// value is the ideal lab; Profile returns named ones.
+	Network Network
 }
 
 // Lab is one instance of the topology. Its methods are safe for
@@ -36,9 +40,12 @@ type Lab struct {
 
 	log *slog.Logger
 
-	moveMu sync.Mutex // serialises moves; guards state and dirty
-	state  MNState
-	dirty  bool // a move failed half-way: mn's links are in an unknown state
+	moveMu  sync.Mutex // serialises moves and path changes; guards state, dirty, net, pathSet
+	net     Network
+	pathSet map[LinkID]bool // route MTUs were set for the link (SetPath must remove them)
+
+	state MNState
+	dirty bool // a move failed half-way: mn's links are in an unknown state
 
 	spawn spawner // the thread processes are started from (see spawner)
 
@@ -46,18 +53,23 @@ type Lab struct {
 	closed bool
 	procs  map[*Process]struct{}
 	nsMade []*Node // namespaces created, in order
+	relays []*delayQueue
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
-// MNState is which of the mobile node's links are up.
+// MNState is which of the mobile node's links are up, and how.
 type MNState struct {
 	WifiUp bool
 	// WifiSubnetB is true when wlan0 is in the renumbered subnet
 	// (WifiLANB4 / WifiLANB6).
 	WifiSubnetB bool
 	CellUp      bool
+	// WifiFamily and CellFamily are the IP versions each link has while
+	// up (DualStack while down).
+	WifiFamily Family
+	CellFamily Family
 }
 
 // WifiAddrs returns mn's Wi-Fi addresses for the state's subnet.
@@ -115,11 +127,16 @@ func New(ctx context.Context, opt Options) (*Lab, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if err := opt.Network.Validate(); err != nil {
+		return nil, err
+	}
 	log = log.With("component", "netlab", "lab", prefix)
 	l := &Lab{
-		Prefix: prefix,
-		log:    log,
-		procs:  map[*Process]struct{}{},
+		Prefix:  prefix,
+		log:     log,
+		net:     opt.Network,
+		pathSet: map[LinkID]bool{},
+		procs:   map[*Process]struct{}{},
 	}
 	node := func(role string) *Node { return &Node{Role: role, NS: prefix + "-" + role} }
 	l.CN, l.HA, l.Wifi, l.Carrier, l.Cell, l.MN = node("cn"), node("ha"), node("wifi"), node("carrier"), node("cell"), node("mn")
@@ -138,7 +155,7 @@ func New(ctx context.Context, opt Options) (*Lab, error) {
 		}
 		return nil, err
 	}
-	l.log.Info("lab up", "took", time.Since(start).Round(time.Millisecond))
+	l.log.Info("lab up", "took", time.Since(start).Round(time.Millisecond), "wifi", l.net.Wifi.String(), "cell", l.net.Cell.String())
 	return l, nil
 }
 
@@ -162,7 +179,7 @@ func (l *Lab) isClosed() bool {
 
 // Close kills the processes started with Start (SIGTERM, then SIGKILL
 // after half a second) and any other process left in the lab's
-// namespaces, and deletes the namespaces, which takes their interfaces and
+// namespaces, stops the delay relays, and deletes the namespaces, which takes their interfaces and
 // nftables state with them. It is idempotent and safe to call
 // concurrently; every call returns the first call's result once teardown
 // is finished.
@@ -184,6 +201,7 @@ func (l *Lab) Close() error {
 		}
 		wg.Wait()
 		l.spawn.stop()
+		l.stopRelays()
 
 		// Teardown must finish even if the caller's context is gone.
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -18,28 +18,45 @@ func a6(a netip.Addr, p netip.Prefix, dev string) string {
 }
 
 // wifiUpCmds gives wlan0 (already up, see applyLocked) its addresses in
-// subnet A or B and its default routes.
-func wifiUpCmds(subnetB bool) []string {
+// subnet A or B and its default routes, for the IP versions of fam.
+func wifiUpCmds(subnetB bool, fam Family) []string {
 	a4a, a6a, p4, p6, gw4, gw6 := MNWifiA4, MNWifiA6, WifiLANA4, WifiLANA6, WifiRouterA4, WifiRouterA6
 	if subnetB {
 		a4a, a6a, p4, p6, gw4, gw6 = MNWifiB4, MNWifiB6, WifiLANB4, WifiLANB6, WifiRouterB4, WifiRouterB6
 	}
-	return []string{
-		a4(a4a, p4, WifiIface),
-		a6(a6a, p6, WifiIface),
-		fmt.Sprintf("route replace 0.0.0.0/0 via %s dev %s metric %d", gw4, WifiIface, WifiMetric),
-		fmt.Sprintf("route replace ::/0 via %s dev %s metric %d", gw6, WifiIface, WifiMetric),
+	var cmds []string
+	if fam.has4() {
+		cmds = append(cmds, a4(a4a, p4, WifiIface))
 	}
+	if fam.has6() {
+		cmds = append(cmds, a6(a6a, p6, WifiIface))
+	}
+	if fam.has4() {
+		cmds = append(cmds, fmt.Sprintf("route replace 0.0.0.0/0 via %s dev %s metric %d", gw4, WifiIface, WifiMetric))
+	}
+	if fam.has6() {
+		cmds = append(cmds, fmt.Sprintf("route replace ::/0 via %s dev %s metric %d", gw6, WifiIface, WifiMetric))
+	}
+	return cmds
 }
 
-// cellUpCmds gives wwan0 (already up) its addresses and default routes.
-func cellUpCmds() []string {
-	return []string{
-		a4(MNCell4, CellLAN4, CellIface),
-		a6(MNCell6, CellLAN6, CellIface),
-		fmt.Sprintf("route replace 0.0.0.0/0 via %s dev %s metric %d", CellRouter4, CellIface, CellMetric),
-		fmt.Sprintf("route replace ::/0 via %s dev %s metric %d", CellRouter6, CellIface, CellMetric),
+// cellUpCmds gives wwan0 (already up) its addresses and default routes,
+// for the IP versions of fam.
+func cellUpCmds(fam Family) []string {
+	var cmds []string
+	if fam.has4() {
+		cmds = append(cmds, a4(MNCell4, CellLAN4, CellIface))
 	}
+	if fam.has6() {
+		cmds = append(cmds, a6(MNCell6, CellLAN6, CellIface))
+	}
+	if fam.has4() {
+		cmds = append(cmds, fmt.Sprintf("route replace 0.0.0.0/0 via %s dev %s metric %d", CellRouter4, CellIface, CellMetric))
+	}
+	if fam.has6() {
+		cmds = append(cmds, fmt.Sprintf("route replace ::/0 via %s dev %s metric %d", CellRouter6, CellIface, CellMetric))
+	}
+	return cmds
 }
 
 // downCmds takes a link away the way a lost radio does: its addresses
@@ -75,27 +92,29 @@ func (l *Lab) applyLocked(ctx context.Context, want MNState) error {
 		}
 		if want.WifiUp {
 			up = append(up, wifiUp)
-			config = append(config, wifiUpCmds(want.WifiSubnetB)...)
+			config = append(config, wifiUpCmds(want.WifiSubnetB, want.WifiFamily)...)
 		}
 		if want.CellUp {
 			up = append(up, cellUp)
-			config = append(config, cellUpCmds()...)
+			config = append(config, cellUpCmds(want.CellFamily)...)
 		}
 	default:
-		wifiChanges := cur.WifiUp != want.WifiUp || (want.WifiUp && cur.WifiSubnetB != want.WifiSubnetB)
+		wifiChanges := cur.WifiUp != want.WifiUp ||
+			(want.WifiUp && (cur.WifiSubnetB != want.WifiSubnetB || cur.WifiFamily != want.WifiFamily))
+		cellChanges := cur.CellUp != want.CellUp || (want.CellUp && cur.CellFamily != want.CellFamily)
 		if cur.WifiUp && wifiChanges {
 			down = append(down, downCmds(WifiIface)...)
 		}
-		if cur.CellUp && !want.CellUp {
+		if cur.CellUp && cellChanges {
 			down = append(down, downCmds(CellIface)...)
 		}
 		if want.WifiUp && wifiChanges {
 			up = append(up, wifiUp)
-			config = append(config, wifiUpCmds(want.WifiSubnetB)...)
+			config = append(config, wifiUpCmds(want.WifiSubnetB, want.WifiFamily)...)
 		}
-		if want.CellUp && !cur.CellUp {
+		if want.CellUp && cellChanges {
 			up = append(up, cellUp)
-			config = append(config, cellUpCmds()...)
+			config = append(config, cellUpCmds(want.CellFamily)...)
 		}
 	}
 	if len(down)+len(config) == 0 {
@@ -183,21 +202,73 @@ func (l *Lab) move(ctx context.Context, f func(MNState) MNState) error {
 	return l.applyLocked(ctx, f(l.state))
 }
 
-// MoveToCell takes wlan0 away (addresses flushed, link down) and brings
-// wwan0 up with its addresses and default routes.
-func (l *Lab) MoveToCell(ctx context.Context) error {
-	return l.move(ctx, func(s MNState) MNState { return MNState{CellUp: true, WifiSubnetB: s.WifiSubnetB} })
+// withWifi returns s with wlan0 up in its current subnet, with the IP
+// versions it has if already up and those of the Wi-Fi configuration
+// otherwise.
+func (l *Lab) withWifi(s MNState) MNState {
+	if !s.WifiUp {
+		s.WifiFamily = l.net.Wifi.Family
+	}
+	s.WifiUp = true
+	return s
 }
 
-// MoveToWifi takes wwan0 away and brings wlan0 up in its current subnet.
+// withCell is withWifi for wwan0.
+func (l *Lab) withCell(s MNState) MNState {
+	if !s.CellUp {
+		s.CellFamily = l.net.Cell.Family
+	}
+	s.CellUp = true
+	return s
+}
+
+func withoutWifi(s MNState) MNState { s.WifiUp, s.WifiFamily = false, DualStack; return s }
+func withoutCell(s MNState) MNState { s.CellUp, s.CellFamily = false, DualStack; return s }
+
+// MoveToCell takes wlan0 away (addresses flushed, link down) and brings
+// wwan0 up with its addresses and default routes (the IP versions of
+// Network.Cell.Family). When wwan0 is already up (after BothLinks), it is
+// left untouched: the standby link was up all along and only Wi-Fi goes.
+func (l *Lab) MoveToCell(ctx context.Context) error {
+	return l.move(ctx, func(s MNState) MNState { return l.withCell(withoutWifi(s)) })
+}
+
+// MoveToWifi takes wwan0 away and brings wlan0 up in its current subnet
+// (with the IP versions of Network.Wifi.Family). With a Network.Wifi
+// that has a silent PathMTU (HotelWifiProfile) this is the move onto the
+// silent-drop path.
 func (l *Lab) MoveToWifi(ctx context.Context) error {
-	return l.move(ctx, func(s MNState) MNState { return MNState{WifiUp: true, WifiSubnetB: s.WifiSubnetB} })
+	return l.move(ctx, func(s MNState) MNState { return l.withWifi(withoutCell(s)) })
 }
 
 // BothLinks brings both links up; Wi-Fi's default routes have the lower
-// metric, so Wi-Fi is preferred.
+// metric, so Wi-Fi is preferred. A MoveToCell afterwards is "the standby
+// link is already up, then Wi-Fi goes down".
 func (l *Lab) BothLinks(ctx context.Context) error {
-	return l.move(ctx, func(s MNState) MNState { return MNState{WifiUp: true, CellUp: true, WifiSubnetB: s.WifiSubnetB} })
+	return l.move(ctx, func(s MNState) MNState { return l.withCell(l.withWifi(s)) })
+}
+
+// MoveToCellIPv6 takes wlan0 away and brings wwan0 up with IPv6 only,
+// whatever Network.Cell.Family says: from an IPv4 underlay behind NAT (or
+// a dual-stack one) to an IPv6-only one. wwan0 is re-addressed if it was
+// up with IPv4.
+func (l *Lab) MoveToCellIPv6(ctx context.Context) error {
+	return l.move(ctx, func(s MNState) MNState {
+		s = withoutWifi(s)
+		s.CellUp, s.CellFamily = true, IPv6Only
+		return s
+	})
+}
+
+// MoveToWifiIPv4 takes wwan0 away and brings wlan0 up with IPv4 only
+// (behind the Wi-Fi NAT), whatever Network.Wifi.Family says: from an
+// IPv6 underlay to an IPv4 one behind NAT.
+func (l *Lab) MoveToWifiIPv4(ctx context.Context) error {
+	return l.move(ctx, func(s MNState) MNState {
+		s = withoutCell(s)
+		s.WifiUp, s.WifiFamily = true, IPv4Only
+		return s
+	})
 }
 
 // RenumberWifi moves wlan0 into the other subnet behind the Wi-Fi router
@@ -205,7 +276,9 @@ func (l *Lab) BothLinks(ctx context.Context) error {
 // if it was down; wwan0 is left as it is.
 func (l *Lab) RenumberWifi(ctx context.Context) error {
 	return l.move(ctx, func(s MNState) MNState {
-		return MNState{WifiUp: true, CellUp: s.CellUp, WifiSubnetB: !s.WifiSubnetB}
+		s = l.withWifi(s)
+		s.WifiSubnetB = !s.WifiSubnetB
+		return s
 	})
 }
 
@@ -215,7 +288,7 @@ func (l *Lab) FlapWifi(ctx context.Context, down time.Duration) error {
 	l.moveMu.Lock()
 	defer l.moveMu.Unlock()
 	before := l.state
-	if err := l.applyLocked(ctx, MNState{CellUp: before.CellUp, WifiSubnetB: before.WifiSubnetB}); err != nil {
+	if err := l.applyLocked(ctx, withoutWifi(before)); err != nil {
 		return err
 	}
 	t := time.NewTimer(down)
@@ -228,8 +301,7 @@ func (l *Lab) FlapWifi(ctx context.Context, down time.Duration) error {
 	}
 	upCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	want := before
-	want.WifiUp = true
+	want := l.withWifi(before)
 	if err := l.applyLocked(upCtx, want); err != nil {
 		return err
 	}

@@ -7,9 +7,13 @@ import (
 	"github.com/vishvananda/netlink"
 )
 
-// FlushNAT empties the connection-tracking table of a NAT router (Wifi,
-// Cell or Carrier), so every flow through it gets a new mapping, with a
-// new random public port, on its next packet.
+// FlushNAT empties the IPv4 connection-tracking table of a NAT router
+// (Wifi, Cell or Carrier), so every flow through it gets a new mapping,
+// with a new random public port (NATSymmetric), on its next packet; a
+// packet from outside to the old public port is not delivered any more.
+// Flushing the carrier changes the public port ha sees for a cellular
+// flow; flushing the cell router changes the inner port, which the
+// carrier then maps anew as well.
 func (l *Lab) FlushNAT(ctx context.Context, router *Node) error {
 	if l.isClosed() {
 		return ErrClosed
@@ -29,6 +33,29 @@ func (l *Lab) FlushNAT(ctx context.Context, router *Node) error {
 		return fmt.Errorf("netlab: flushing conntrack in %s: %w", router.NS, err)
 	}
 	l.log.Info("NAT flushed", "router", router.Role)
+	return nil
+}
+
+// FlushPathNATs forgets every NAT mapping on the paths mn is using now:
+// the Wi-Fi router's when wlan0 is up, the cell router's and the
+// carrier's CGNAT when wwan0 is up. Nothing happens at mn: its next
+// packet (or none, if it only receives) meets a new mapping with a new
+// public port. FlushNAT(ctx, l.Carrier) alone is the carrier rebinding
+// its CGNAT while the inner NAT keeps its mapping.
+func (l *Lab) FlushPathNATs(ctx context.Context) error {
+	s := l.State()
+	var routers []*Node
+	if s.WifiUp {
+		routers = append(routers, l.Wifi)
+	}
+	if s.CellUp {
+		routers = append(routers, l.Cell, l.Carrier)
+	}
+	for _, r := range routers {
+		if err := l.FlushNAT(ctx, r); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -40,17 +40,6 @@ var routerSysctls = map[string]string{
 	"net/ipv6/conf/all/forwarding": "1",
 }
 
-// natScript is the masquerading NAT of every router stage. fully-random
-// makes every new mapping pick a random public port, so flushing the
-// conntrack table really moves a flow to another port.
-const natScript = `table ip homeip_nat {
-	chain postrouting {
-		type nat hook postrouting priority srcnat; policy accept;
-		oifname "wan0" masquerade fully-random
-	}
-}
-`
-
 // blackholeScript prepares the Wi-Fi router's (empty) drop chains that
 // BlackholeWifi fills.
 const blackholeScript = `table inet homeip_blackhole {
@@ -147,17 +136,31 @@ func (l *Lab) build(ctx context.Context) error {
 		}
 	}
 	for _, n := range []*Node{l.Wifi, l.Carrier, l.Cell} {
-		if err := n.nft(ctx, natScript); err != nil {
+		b := l.net.Cell.NAT
+		if n == l.Wifi {
+			b = l.net.Wifi.NAT
+		}
+		if err := n.nft(ctx, natScript(b)); err != nil {
 			return fmt.Errorf("%w: %w", ErrNoNftables, err)
 		}
 	}
 	if err := l.Wifi.nft(ctx, blackholeScript); err != nil {
 		return err
 	}
+	if err := l.configureLinks(ctx); err != nil {
+		return err
+	}
+	if failAfterLinks != nil {
+		return failAfterLinks
+	}
 	l.moveMu.Lock()
 	defer l.moveMu.Unlock()
-	return l.applyLocked(ctx, MNState{WifiUp: true})
+	return l.applyLocked(ctx, l.withWifi(MNState{}))
 }
+
+// failAfterLinks, when set (by tests only), fails every build right
+// after the access links are configured and their relays started.
+var failAfterLinks error
 
 func (l *Lab) addNamespace(ctx context.Context, n *Node) error {
 	if l.isClosed() {

@@ -229,7 +229,13 @@ func runBaselineCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.DurationVar(&opt.Before, "before", 2*time.Second, "how long to stream before the move")
 	fs.DurationVar(&opt.Idle, "idle", 3*time.Second, "no progress this long after the move counts as broken")
 	verbose := fs.Bool("v", false, "log lab operations")
+	nf := addNetworkFlags(fs)
 	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	network, err := nf.network()
+	if err != nil {
+		fmt.Fprintln(stderr, "homeip-lab baseline:", err)
 		return exitUsage
 	}
 	opt.Progress = stdout
@@ -237,7 +243,7 @@ func runBaselineCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintln(stderr, "homeip-lab baseline:", err)
 		return exitUsage
 	}
-	lab, err := netlab.New(ctx, netlab.Options{Logger: cliLogger(stderr, *verbose)})
+	lab, err := netlab.New(ctx, netlab.Options{Logger: cliLogger(stderr, *verbose), Network: network})
 	if err != nil {
 		fmt.Fprintln(stderr, "homeip-lab baseline:", err)
 		return exitUsage

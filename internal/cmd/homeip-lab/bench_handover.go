@@ -34,9 +34,16 @@ func runBenchHandover(ctx context.Context, args []string, stdout, stderr io.Writ
 	binDir := fs.String("bin", "", "directory holding ha, mnode and wireguard-go (default: this program's directory)")
 	jsonOut := fs.String("json", "", "also write every move's result as JSON to this file")
 	verbose := fs.Bool("v", false, "log lab and deployment operations")
+	nf := addNetworkFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
+	network, err := nf.network()
+	if err != nil {
+		fmt.Fprintln(stderr, "homeip-lab bench-handover:", err)
+		return exitUsage
+	}
+	cfg.Network = network
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "homeip-lab bench-handover: unexpected arguments %q\n", fs.Args())
 		return exitUsage
@@ -64,8 +71,9 @@ func runBenchHandover(ctx context.Context, args []string, stdout, stderr io.Writ
 		fmt.Fprintln(stderr, "homeip-lab bench-handover: this machine cannot build the lab:", err)
 		return exitUsage
 	}
-	fmt.Fprintf(stdout, "bench-handover: %d moves of kinds %s on %s, window %v (binaries in %s)\n",
-		cfg.Moves, *kinds, *paths, cfg.Window, dir)
+	fmt.Fprintf(stdout, "bench-handover: %d moves of kinds %s on %s, window %v (binaries in %s), profile %s\n",
+		cfg.Moves, *kinds, *paths, cfg.Window, dir, nf.profile)
+	describeNetwork(stdout, "  ", network)
 	res, err := handoverbench.Run(ctx, cfg)
 	if res == nil {
 		fmt.Fprintln(stderr, "homeip-lab bench-handover:", err)

@@ -10,13 +10,13 @@ import (
 )
 
 var labCmd = command{
-	summary: "lab up [-prefix P] [-detach] | lab down -prefix P: build or remove a lab by hand",
+	summary: "lab up [-prefix P] [-detach] [-profile NAME] [-wifi L] [-cell L] | lab down -prefix P: build or remove a lab by hand",
 	run:     runLab,
 }
 
 func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: homeip-lab lab up [-prefix P] [-detach] | lab down -prefix P")
+		fmt.Fprintln(stderr, "usage: homeip-lab lab up [-prefix P] [-detach] [-profile NAME] [-wifi L] [-cell L] [-nat-timeout D] | lab down -prefix P")
 		return exitUsage
 	}
 	fs := flag.NewFlagSet("lab "+args[0], flag.ContinueOnError)
@@ -24,6 +24,7 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	prefix := fs.String("prefix", "", "lab prefix (hip + up to 17 of [a-z0-9]); default random for up")
 	detach := fs.Bool("detach", false, "up: leave the lab running and exit (remove it with lab down or clean)")
 	verbose := fs.Bool("v", false, "log lab operations")
+	nf := addNetworkFlags(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitUsage
 	}
@@ -33,12 +34,24 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "homeip-lab lab up:", err)
 			return exitUsage
 		}
-		lab, err := netlab.New(ctx, netlab.Options{Prefix: *prefix, Logger: cliLogger(stderr, *verbose)})
+		network, err := nf.network()
+		if err != nil {
+			fmt.Fprintln(stderr, "homeip-lab lab up:", err)
+			return exitUsage
+		}
+		if *detach && (network.Wifi.Delay > 0 || network.Cell.Delay > 0) {
+			// The delay relay lives in this process: a detached lab
+			// would lose its delay the moment we exit.
+			fmt.Fprintln(stderr, "homeip-lab lab up: -detach cannot keep link delay (the delay relay runs in this process); run without -detach, or use -wifi/-cell profiles without delay")
+			return exitUsage
+		}
+		lab, err := netlab.New(ctx, netlab.Options{Prefix: *prefix, Logger: cliLogger(stderr, *verbose), Network: network})
 		if err != nil {
 			fmt.Fprintln(stderr, "homeip-lab lab up:", err)
 			return exitUsage
 		}
 		fmt.Fprintf(stdout, "lab %s up:\n", lab.Prefix)
+		describeNetwork(stdout, "  ", network)
 		for _, n := range lab.Nodes() {
 			fmt.Fprintf(stdout, "  %-8s ip netns exec %s ...\n", n.Role, n.NS)
 		}

@@ -4,6 +4,11 @@
 // broken-stream baseline (baseline), the demo (demo) and the handover and
 // throughput benchmarks (bench-handover, bench-throughput). Every lab it
 // builds is torn down on exit, on SIGINT/SIGTERM and on panic.
+//
+// lab up, baseline, demo and bench-handover build their labs with the
+// access networks that -profile (ideal, field, hotel, field-v6), -wifi,
+// -cell (link profiles) and -nat-timeout describe; the default is the
+// ideal lab (see netlab.Profile).
 package main
 
 import (

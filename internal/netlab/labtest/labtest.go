@@ -5,6 +5,7 @@ package labtest
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"testing"
@@ -33,15 +34,45 @@ func Require(t testing.TB) {
 	}
 }
 
+// ProfileEnv is the environment variable that names the netlab.Profile
+// New builds its labs with ("ideal" when unset), so that a whole test
+// suite can run on field conditions: HOMEIP_LAB_PROFILE=field.
+const ProfileEnv = "HOMEIP_LAB_PROFILE"
+
 // New builds a lab for the test and closes it in t.Cleanup, so it goes
 // away on success, failure and panic alike. Lab messages go to the test
-// log.
+// log. The lab's Network is the profile named by HOMEIP_LAB_PROFILE
+// (ideal when unset); an unknown name fails the test.
 func New(t testing.TB) *netlab.Lab {
 	t.Helper()
+	var opt netlab.Options
+	if name := os.Getenv(ProfileEnv); name != "" {
+		n, err := netlab.Profile(name)
+		if err != nil {
+			t.Fatalf("%s: %v", ProfileEnv, err)
+		}
+		opt.Network = n
+	}
+	return NewWith(t, opt)
+}
+
+// NewWith is New with explicit options (Options.Logger, when nil, is set
+// to the test log; HOMEIP_LAB_PROFILE is ignored).
+func NewWith(t testing.TB, opt netlab.Options) *netlab.Lab {
+	t.Helper()
 	Require(t)
+	if err := netlab.CheckNetwork(opt.Network); err != nil {
+		if errors.Is(err, netlab.ErrBadNetwork) || os.Getenv(RequireEnv) == "1" {
+			t.Fatalf("lab with network %+v: %v", opt.Network, err)
+		}
+		t.Skipf("lab with network %+v unavailable: %v", opt.Network, err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	l, err := netlab.New(ctx, netlab.Options{Logger: slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	l, err := netlab.New(ctx, opt)
 	if err != nil {
 		t.Fatalf("building lab: %v", err)
 	}
