@@ -175,21 +175,28 @@ func (s *Server) RevokeDevice(name string) (adminapi.Device, error) {
 	if err != nil {
 		return adminapi.Device{}, err
 	}
+	// The device lock is held from the store's revocation until the peer
+	// is gone: a registration of the device either finished before (and
+	// its peer is removed here) or checks afterwards and is refused.
+	ds := s.devState(d.id)
+	ds.mu.Lock()
 	now := s.now()
 	if err := s.st.RevokeDevice(s.adminCtx(), d.id, now); err != nil {
+		ds.mu.Unlock()
 		return adminapi.Device{}, mapStoreErr(err)
 	}
 	dev, err := s.st.Device(s.adminCtx(), d.id)
 	if err != nil {
+		ds.mu.Unlock()
 		return adminapi.Device{}, mapStoreErr(err)
 	}
 	d = s.idx.put(dev)
-	s.cache.Remove(now, d.id)
-	if !d.wg.IsZero() {
-		s.removePeer(d, "revoked")
+	if ev, ok := s.cache.Remove(now, d.id); ok {
+		s.applyEventLocked(ds, ev)
 	}
+	s.removePeerLocked(ds, d, "revoked")
+	s.clearPendingLocked(ds)
 	s.mu.Lock()
-	delete(s.pending, d.id)
 	var victims []*session
 	for ss := range s.conns {
 		if ss.device == d.id || string(ss.ikey) == d.ikey && d.ikey != "" {
@@ -198,6 +205,7 @@ func (s *Server) RevokeDevice(name string) (adminapi.Device, error) {
 	}
 	delete(s.sessions, d.id)
 	s.mu.Unlock()
+	ds.mu.Unlock()
 	for _, ss := range victims {
 		ss.write(&binding.Deregister{Status: binding.StatusRevoked, Reason: "revoked by the administrator"})
 		ss.endSoon(codeRevoked, revokeGrace)
@@ -241,21 +249,25 @@ func (s *Server) ReserveAddr(name string, addr netip.Addr) (adminapi.Device, err
 	if !addr.IsValid() {
 		return adminapi.Device{}, fmt.Errorf("%w: no address", adminapi.ErrInvalid)
 	}
+	ds := s.devState(d.id)
+	ds.mu.Lock()
 	if err := lease.ReserveVIP(s.adminCtx(), s.st, s.pool, d.id, addr.Unmap(), s.now()); err != nil {
+		ds.mu.Unlock()
 		return adminapi.Device{}, mapStoreErr(err)
 	}
 	leases, err := s.st.Leases(s.adminCtx(), d.id)
 	if err != nil {
+		ds.mu.Unlock()
 		return adminapi.Device{}, mapStoreErr(err)
 	}
 	d, _ = s.idx.setVIPs(d.id, leases)
+	if !ds.peer.IsZero() {
+		s.setPeerLocked(ds, d, netip.AddrPort{})
+	}
+	ds.mu.Unlock()
 	s.mu.Lock()
-	_, live := s.live[d.wg]
 	ss := s.sessions[d.id]
 	s.mu.Unlock()
-	if live {
-		s.setPeer(d, netip.AddrPort{})
-	}
 	if ss != nil {
 		ss.conn.CloseWithError(codeSuperseded, "addresses changed; register again")
 	}
@@ -279,11 +291,11 @@ func (s *Server) Bindings() ([]adminapi.Binding, error) {
 		}
 		ab := adminapi.Binding{Device: d.name, VIP4: d.vip4, VIP6: d.vip6, Primary: b.Primary,
 			Sequence: b.Sequence, Expires: b.Expires}
-		s.mu.Lock()
-		if st := s.bstate[d.id]; st != nil {
-			ab.Since, ab.LastHandover = st.since, st.lastHandover
+		if ds := s.devStateIfAny(d.id); ds != nil {
+			ds.mu.Lock()
+			ab.Since, ab.LastHandover = ds.since, ds.lastHandover
+			ds.mu.Unlock()
 		}
-		s.mu.Unlock()
 		for _, e := range b.Entries {
 			ab.CareOf = append(ab.CareOf, adminapi.CareOf{BID: e.BID, Kind: e.Kind.String(), Priority: e.Priority,
 				Observed: e.Observed, Local: e.Local, Primary: e.Primary})
@@ -374,6 +386,9 @@ func (s *Server) ExportDevice(name string) (adminapi.Export, error) {
 	if err != nil {
 		return adminapi.Export{}, fmt.Errorf("homeagent: %w", err)
 	}
+	ds := s.devState(d.id)
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
 	now := s.now()
 	var secret [binding.SecretSize]byte
 	rand.Read(secret[:])
@@ -388,9 +403,7 @@ func (s *Server) ExportDevice(name string) (adminapi.Export, error) {
 	if err := s.static.set(d.id, true); err != nil {
 		return adminapi.Export{}, err
 	}
-	if !d.wg.IsZero() {
-		s.removePeer(d, "re-exported")
-	}
+	s.removePeerLocked(ds, d, "re-exported")
 	leases, err := lease.AssignVIPs(s.adminCtx(), s.st, s.pool, d.id, now)
 	if err != nil {
 		return adminapi.Export{}, mapStoreErr(err)
@@ -398,7 +411,7 @@ func (s *Server) ExportDevice(name string) (adminapi.Export, error) {
 	s.idx.put(dev)
 	s.idx.setStatic(d.id, true)
 	d, _ = s.idx.setVIPs(d.id, leases)
-	if err := s.setPeer(d, netip.AddrPort{}); err != nil {
+	if err := s.setPeerLocked(ds, d, netip.AddrPort{}); err != nil {
 		return adminapi.Export{}, fmt.Errorf("homeagent: adding peer: %w", err)
 	}
 	s.log.Info("device exported as wg-quick", "device", d.name, "vip4", d.vip4, "vip6", d.vip6)

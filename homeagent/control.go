@@ -215,17 +215,23 @@ func (s *Server) enroll(ctx context.Context, ss *session, m *binding.Enroll) *bi
 		s.log.Error("enrolment failed", "err", err)
 		return status(binding.StatusInternal)
 	}
+	ds := s.devState(dev.ID)
+	ds.mu.Lock()
 	old, _ := s.idx.byIDCopy(dev.ID)
 	d := s.idx.put(dev)
 	if !old.wg.IsZero() && old.wg != d.wg {
 		// Re-enrolment with new keys: the old peer and binding go.
-		s.cache.Remove(s.now(), d.id)
-		s.removePeer(old, "re-enrolled")
+		if ev, ok := s.cache.Remove(s.now(), d.id); ok {
+			s.applyEventLocked(ds, ev)
+		}
+		s.clearPendingLocked(ds)
+		s.removePeerLocked(ds, old, "re-enrolled")
 		if old.static {
 			s.static.set(d.id, false)
 			s.idx.setStatic(d.id, false)
 		}
 	}
+	ds.mu.Unlock()
 	s.m.enrolments.With(statusLabel(binding.StatusAccepted)).Inc()
 	s.log.Info("device enrolled", "device", d.name, "id", d.id, "hostname", m.Hostname, "remote", ss.remote())
 	return &binding.EnrollAck{Status: binding.StatusAccepted, DeviceID: d.id, DeviceName: d.name}
@@ -245,16 +251,19 @@ func (s *Server) register(ctx context.Context, ss *session, m *binding.Register)
 		return status(binding.StatusUnavailable, "draining")
 	}
 	d, ok := s.idx.lookupIKey(ss.ikey)
-	switch {
-	case !ok:
+	if !ok {
 		return status(binding.StatusUnauthorized, "identity key not enrolled")
-	case !d.revoked.IsZero():
-		return status(binding.StatusRevoked, "device "+d.name+" is revoked")
-	case m.DeviceID != "" && m.DeviceID != d.id:
-		return status(binding.StatusUnauthorized, "device id does not match the identity key")
-	case [32]byte(d.wg) != m.WGPublicKey:
-		return status(binding.StatusUnauthorized, "WireGuard key differs from the enrolled one")
 	}
+	// Everything from the checks to the session taking over happens under
+	// the device lock: a revocation or re-enrolment of the device waits,
+	// or has happened before the checks.
+	ds := s.devState(d.id)
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	if why, st := s.mayRegister(d.id, ss, m); why != "" {
+		return status(st, why)
+	}
+	d, _ = s.idx.byIDCopy(d.id)
 	leases, err := lease.AssignVIPs(ctx, s.st, s.pool, d.id, s.now())
 	switch {
 	case errors.Is(err, pool.ErrExhausted):
@@ -271,11 +280,19 @@ func (s *Server) register(ctx context.Context, ss *session, m *binding.Register)
 	// registration came from; one with a binding keeps its primary path
 	// (the binding update that follows decides about this new path).
 	ep := observed
-	if b, ok := s.cache.Lookup(d.id); ok && b.Primary.IsValid() {
+	b, bound := s.cache.Lookup(d.id)
+	if bound && b.Primary.IsValid() {
 		ep = b.Primary
 	}
-	if err := s.setPeer(d, ep); err != nil {
+	if err := s.setPeerLocked(ds, d, ep); err != nil {
 		return status(binding.StatusInternal, "")
+	}
+	// Revocation takes the device lock too, so this finds what a
+	// revocation that finished before the checks left; checked again so
+	// that no path leaves a revoked device with a peer.
+	if why, st := s.mayRegister(d.id, ss, m); why != "" {
+		s.removePeerLocked(ds, d, "refused after the peer was set")
+		return status(st, why)
 	}
 	lifetime, st := s.cfg.Lifetime, binding.StatusAccepted
 	if m.Lifetime > 0 && m.Lifetime < lifetime {
@@ -283,11 +300,12 @@ func (s *Server) register(ctx context.Context, ss *session, m *binding.Register)
 	} else if m.Lifetime > lifetime {
 		st = binding.StatusLifetimeShortened
 	}
+	// The registration keeps the peer for its lifetime even when the
+	// binding it found expires meanwhile; a binding that begins after it
+	// takes over (EventAdded clears this).
+	s.setPendingLocked(ds, s.now().Add(lifetime))
 
 	s.mu.Lock()
-	if _, bound := s.cache.Lookup(d.id); !bound {
-		s.pending[d.id] = s.now().Add(lifetime)
-	}
 	old := s.sessions[d.id]
 	s.sessions[d.id] = ss
 	ss.device = d.id // written under s.mu: admin calls read it
@@ -316,9 +334,26 @@ func (s *Server) register(ctx context.Context, ss *session, m *binding.Register)
 	return ack
 }
 
+// mayRegister says why device id may not register over ss with m ("" if
+// it may), from the index as it is now.
+func (s *Server) mayRegister(id string, ss *session, m *binding.Register) (string, binding.Status) {
+	d, ok := s.idx.byIDCopy(id)
+	switch {
+	case !ok || d.ikey != string(ss.ikey):
+		return "identity key not enrolled", binding.StatusUnauthorized
+	case !d.revoked.IsZero():
+		return "device " + d.name + " is revoked", binding.StatusRevoked
+	case m.DeviceID != "" && m.DeviceID != d.id:
+		return "device id does not match the identity key", binding.StatusUnauthorized
+	case [32]byte(d.wg) != m.WGPublicKey:
+		return "WireGuard key differs from the enrolled one", binding.StatusUnauthorized
+	}
+	return "", binding.StatusAccepted
+}
+
 // bindingUpdate applies an update with the address it was observed from.
-// The binding cache's events re-point the peer inside Apply, before the ack
-// is returned to be sent.
+// Under the device lock, the binding cache decides and the event it
+// returns re-points the peer before the ack is returned to be sent.
 func (s *Server) bindingUpdate(ss *session, bu *binding.BindingUpdate) binding.Message {
 	start := time.Now()
 	if !ss.anyBU {
@@ -333,13 +368,22 @@ func (s *Server) bindingUpdate(ss *session, bu *binding.BindingUpdate) binding.M
 		s.m.updates.With(statusLabel(binding.StatusNotRegistered)).Inc()
 		return &binding.BindingAck{Status: binding.StatusNotRegistered, Sequence: bu.Sequence, Observed: observed}
 	}
+	ds := s.devState(ss.device)
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
 	if d, ok := s.idx.byIDCopy(ss.device); !ok || !d.revoked.IsZero() {
 		s.m.updates.With(statusLabel(binding.StatusRevoked)).Inc()
 		return &binding.BindingAck{Status: binding.StatusRevoked, Sequence: bu.Sequence, Observed: observed}
+	} else if d.wg.IsZero() {
+		s.m.updates.With(statusLabel(binding.StatusUnknownDevice)).Inc()
+		return &binding.BindingAck{Status: binding.StatusUnknownDevice, Sequence: bu.Sequence, Observed: observed}
 	}
 	before, hadBinding := s.cache.Lookup(ss.device)
 	ack := &ss.scratch
-	err := s.cache.ApplyInto(ack, s.now(), ss.device, bu, observed)
+	ev, err := s.cache.ApplyInto(ack, s.now(), ss.device, bu, observed)
+	if ev.Kind != 0 {
+		s.applyEventLocked(ds, ev)
+	}
 	if !ack.Observed.IsValid() {
 		ack.Observed = observed
 	}
@@ -362,15 +406,16 @@ func (s *Server) deregister(ss *session) binding.Message {
 	if ss.device == "" {
 		return &binding.BindingAck{Status: binding.StatusNotRegistered, Observed: ss.remote()}
 	}
+	ds := s.devState(ss.device)
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
 	b, _ := s.cache.Lookup(ss.device)
-	if !s.cache.Remove(s.now(), ss.device) {
-		if d, ok := s.idx.byIDCopy(ss.device); ok && !d.static {
-			s.removePeer(d, "deregistered")
-		}
+	if ev, ok := s.cache.Remove(s.now(), ss.device); ok {
+		s.applyEventLocked(ds, ev)
+	} else if d, ok := s.idx.byIDCopy(ss.device); ok && !d.static {
+		s.removePeerLocked(ds, d, "deregistered")
 	}
-	s.mu.Lock()
-	delete(s.pending, ss.device)
-	s.mu.Unlock()
+	s.clearPendingLocked(ds)
 	return &binding.BindingAck{Status: binding.StatusAccepted, Sequence: b.Sequence, Observed: ss.remote()}
 }
 

@@ -87,6 +87,13 @@ func testLogger(t testing.TB) *slog.Logger {
 // replaced by a fresh loopback socket). clock may be nil.
 func startHA(t testing.TB, dir string, cfg config.Config, clock *fakeClock) *testHA {
 	t.Helper()
+	return startHAWith(t, dir, cfg, clock, nil)
+}
+
+// startHAWith is startHA with the data plane the server sees wrapped by
+// wrap (nil: the fake itself).
+func startHAWith(t testing.TB, dir string, cfg config.Config, clock *fakeClock, wrap func(*tunneltest.DataPlane) tunnel.DataPlane) *testHA {
+	t.Helper()
 	if clock == nil {
 		clock = &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	}
@@ -109,7 +116,11 @@ func startHA(t testing.TB, dir string, cfg config.Config, clock *fakeClock) *tes
 		t.Fatal(err)
 	}
 	dp := tunneltest.New()
-	srv, err := New(Options{Config: cfg, Identity: id, Store: st, DataPlane: dp, ControlConn: pc, Logger: testLogger(t), Now: clock.Now})
+	var sdp tunnel.DataPlane = dp
+	if wrap != nil {
+		sdp = wrap(dp)
+	}
+	srv, err := New(Options{Config: cfg, Identity: id, Store: st, DataPlane: sdp, ControlConn: pc, Logger: testLogger(t), Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
