@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/homeip/homeip/binding"
+	"github.com/homeip/homeip/store"
 	"github.com/homeip/homeip/tunnel"
 	"github.com/homeip/homeip/tunnel/tunneltest"
 )
@@ -133,4 +134,78 @@ func TestRegisterWhileBindingExpires(t *testing.T) {
 	}
 	waitFor(t, expired, 5*time.Second, "deadlock: expiry")
 	mustPeer(t, h.dp, dev)
+}
+
+// TestRevokeDuringRegister revokes a device while a registration of it is
+// between its revocation check and the data plane: the device must end up
+// without a peer.
+func TestRevokeDuringRegister(t *testing.T) {
+	var gdp *gatedDP
+	h := startHAWith(t, t.TempDir(), labConfig(""), nil, func(dp *tunneltest.DataPlane) tunnel.DataPlane {
+		gdp = newGatedDP(dp)
+		return gdp
+	})
+	dev := newDevice(t)
+	c, _ := h.enrol("tablet", dev)
+	c.register(dev)
+	key := dev.wg.PublicKey()
+
+	setGate := gdp.hold(tunneltest.OpSetPeer, key)
+	x := h.dial(dev)
+	x.send(&binding.Register{WGPublicKey: key, Lifetime: 30 * time.Second, Software: "test"})
+	reply := recvAsync(x)
+	waitFor(t, setGate.reached, 10*time.Second, "registration reaching the data plane")
+
+	revoked := make(chan struct{})
+	go func() {
+		defer close(revoked)
+		if _, err := h.admin.RevokeDevice("tablet"); err != nil {
+			t.Errorf("revoke: %v", err)
+		}
+	}()
+	select {
+	case <-revoked:
+	case <-time.After(500 * time.Millisecond):
+	}
+	close(setGate.release)
+	waitFor(t, revoked, 10*time.Second, "revocation")
+	select {
+	case m := <-reply: // an ack, the revocation's Deregister or the close
+		if a, ok := m.(*binding.RegisterAck); ok && a.Status.OK() {
+			t.Logf("registration accepted before the revocation: %+v", a.Status)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the registration got no answer")
+	}
+	if _, ok := h.dp.Peer(key); ok {
+		t.Fatal("revoked device has a live WireGuard peer")
+	}
+	// Registering again is refused and adds no peer.
+	y := h.dial(dev)
+	if a := y.register(dev); a.Status != binding.StatusRevoked {
+		t.Fatalf("register after revoke %+v", a)
+	}
+	if _, ok := h.dp.Peer(key); ok {
+		t.Fatal("revoked device has a live WireGuard peer after registering again")
+	}
+}
+
+// TestRevocationIsMonotonic puts a stale copy of a revoked device into the
+// index, as a rename that read the store before a revocation would.
+func TestRevocationIsMonotonic(t *testing.T) {
+	x := newIndex()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	dev := store.Device{ID: "d1", Name: "phone", Created: now}
+	x.put(dev)
+	revoked := dev
+	revoked.Revoked = now.Add(time.Hour)
+	x.put(revoked)
+	stale := dev
+	stale.Name = "renamed"
+	if d := x.put(stale); d.revoked.IsZero() || d.name != "renamed" {
+		t.Fatalf("after a stale put: %+v", d)
+	}
+	if d, _ := x.byIDCopy("d1"); !d.revoked.Equal(revoked.Revoked) {
+		t.Fatalf("revocation undone: %+v", d)
+	}
 }

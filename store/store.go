@@ -49,7 +49,8 @@ type Store interface {
 	// address is leased to or reserved for another device, with
 	// ErrHasLease when a device would hold two addresses of a family, with
 	// ErrRevoked or ErrNotFound for the device. Committing a lease the
-	// device already holds succeeds and changes nothing. Quarantine
+	// device already holds succeeds and changes nothing, unless the device
+	// is revoked: a revoked device is refused every lease, its own too. Quarantine
 	// records of the addresses are removed.
 	CommitLease(ctx context.Context, ls ...Lease) error
 	// ReleaseLease removes a device's lease and records the address as

@@ -352,6 +352,13 @@ func testLeases(t *testing.T, s store.Store) {
 
 	ok(t, "revoke", s.RevokeDevice(ctx, "b", t0))
 	wantIs(t, "revoked device", s.CommitLease(ctx, lease("b", c4)), store.ErrRevoked)
+	// A revoked device keeps its leases but is refused even the ones it
+	// holds: nothing leases to it any more.
+	ok(t, "revoke a", s.RevokeDevice(ctx, "a", t0))
+	wantIs(t, "revoked device's own lease", s.CommitLease(ctx, lease("a", b4)), store.ErrRevoked)
+	if ls, err := s.Leases(ctx, "a"); err != nil || len(ls) != 2 {
+		t.Fatalf("revoked device's leases = %v, %v", ls, err)
+	}
 }
 
 func testLeaseConflicts(t *testing.T, s store.Store) {
