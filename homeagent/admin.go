@@ -125,6 +125,49 @@ func (s *Server) NewToken(name string) (adminapi.AddDeviceResult, error) {
 	return adminapi.AddDeviceResult{Device: s.view(d), Token: tok, Expires: exp}, nil
 }
 
+// Tokens implements adminapi.Backend: the device's enrolment tokens, by
+// the hash the store keeps.
+func (s *Server) Tokens(name string) ([]adminapi.TokenInfo, error) {
+	d, err := s.device(name)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := s.st.Tokens(s.adminCtx(), d.id)
+	if err != nil {
+		return nil, mapStoreErr(err)
+	}
+	now := s.now()
+	out := make([]adminapi.TokenInfo, 0, len(ts))
+	for _, t := range ts {
+		ti := adminapi.TokenInfo{ID: hex.EncodeToString(t.Hash[:8]), Created: t.Created, Expires: t.Expires, Used: t.Used}
+		switch {
+		case !t.Used.IsZero():
+			ti.State = "used"
+		case !now.Before(t.Expires):
+			ti.State = "expired"
+		default:
+			ti.State = "valid"
+		}
+		out = append(out, ti)
+	}
+	return out, nil
+}
+
+// CancelTokens implements adminapi.Backend: the device's unredeemed
+// tokens stop working.
+func (s *Server) CancelTokens(name string) (adminapi.CancelTokensResult, error) {
+	d, err := s.device(name)
+	if err != nil {
+		return adminapi.CancelTokensResult{}, err
+	}
+	n, err := s.st.CancelTokens(s.adminCtx(), d.id)
+	if err != nil {
+		return adminapi.CancelTokensResult{}, mapStoreErr(err)
+	}
+	s.log.Info("enrolment tokens cancelled", "device", d.name, "id", d.id, "cancelled", n)
+	return adminapi.CancelTokensResult{Cancelled: n}, nil
+}
+
 // newToken stores a fresh one-time token for device id and returns its
 // printable form.
 func (s *Server) newToken(id string, now time.Time) (string, time.Time, error) {

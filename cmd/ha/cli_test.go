@@ -166,3 +166,35 @@ func TestServeConfigErrors(t *testing.T) {
 		t.Fatal("default pools changed between starts")
 	}
 }
+
+func TestCLITokens(t *testing.T) {
+	sock := startDaemon(t)
+	if _, errOut, code := cli(t, "device", "add", "cam", "--admin-socket", sock); code != 0 {
+		t.Fatalf("device add: %d %s", code, errOut)
+	}
+	if _, errOut, code := cli(t, "device", "token", "cam", "--admin-socket", sock); code != 0 {
+		t.Fatalf("device token: %d %s", code, errOut)
+	}
+	out, _, code := cli(t, "device", "token", "cam", "--list", "--admin-socket", sock, "--json")
+	var ts []adminapi.TokenInfo
+	if code != 0 || json.Unmarshal([]byte(out), &ts) != nil || len(ts) != 2 || ts[0].State != "valid" || len(ts[0].ID) != 16 {
+		t.Fatalf("token --list: %d %q", code, out)
+	}
+	out, _, code = cli(t, "device", "token", "cam", "--cancel", "--admin-socket", sock)
+	if code != 0 || !strings.Contains(out, "2 token(s) cancelled") {
+		t.Fatalf("token --cancel: %d %q", code, out)
+	}
+	out, _, code = cli(t, "device", "token", "cam", "--list", "--admin-socket", sock)
+	if code != 0 || strings.Count(out, "\n") != 1 || !strings.HasPrefix(out, "ID") {
+		t.Fatalf("token --list after cancel: %d %q", code, out)
+	}
+	if _, errOut, code := cli(t, "device", "token", "cam", "--list", "--cancel", "--admin-socket", sock); code != 2 || !strings.Contains(errOut, "not both") {
+		t.Fatalf("--list --cancel: %d %q", code, errOut)
+	}
+	if _, errOut, code := cli(t, "device", "show", "cam", "--cancel", "--admin-socket", sock); code != 2 || !strings.Contains(errOut, "device token") {
+		t.Fatalf("--cancel on show: %d %q", code, errOut)
+	}
+	if _, errOut, code := cli(t, "device", "token", "ghost", "--list", "--admin-socket", sock); code != 1 || !strings.Contains(errOut, "ghost") {
+		t.Fatalf("tokens of unknown device: %d %q", code, errOut)
+	}
+}

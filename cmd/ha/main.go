@@ -7,6 +7,8 @@
 //	         [--public-addr ADDR]... (and every other setting of deploy/ha.example.toml)
 //	ha device add NAME           create a device, print its one-time enrolment token
 //	ha device token NAME         another token for an existing device (re-enrolment, keeps its VIPs)
+//	ha device token NAME --list  the device's tokens (id, state, created, expires, used)
+//	ha device token NAME --cancel  cancel its unredeemed tokens (enrolling or exporting ends them too)
 //	ha device list               list devices
 //	ha device show NAME          one device
 //	ha device revoke NAME        remove its peer, close its connection, refuse it
@@ -36,6 +38,7 @@ const usage = `usage:
   ha serve [--config FILE] [flags]     run the home agent (ha serve -h for flags)
   ha device add NAME                   create a device and print its enrolment token
   ha device token NAME                 another token for an existing device (keeps its VIPs)
+  ha device token NAME --list|--cancel list its tokens, or cancel the unredeemed ones
   ha device list | show NAME | revoke NAME | rename NAME NEW | reserve NAME ADDR | export NAME
   ha binding list
   ha pool show

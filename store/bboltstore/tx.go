@@ -60,7 +60,8 @@ func (s *Store) update(ctx context.Context, what string, batched bool, fn func(t
 	return nil
 }
 
-// view runs fn in a read-only transaction.
+// view runs fn in a read-only transaction; a refusal fn returns reaches
+// the caller as the error it wraps.
 func (s *Store) view(ctx context.Context, what string, fn func(tx *bolt.Tx) error) error {
 	done, err := s.begin(ctx)
 	if err != nil {
@@ -68,6 +69,10 @@ func (s *Store) view(ctx context.Context, what string, fn func(tx *bolt.Tx) erro
 	}
 	defer done()
 	if err := s.db.View(fn); err != nil {
+		var r refusal
+		if errors.As(err, &r) {
+			err = r.err
+		}
 		if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 			err = net.ErrClosed
 		}
