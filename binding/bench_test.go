@@ -41,7 +41,7 @@ func BenchmarkApply1M(b *testing.B) {
 	for _, moving := range []bool{false, true} {
 		b.Run(fmt.Sprintf("moving=%v", moving), func(b *testing.B) {
 			events := 0
-			c := NewCache(Config{UpdateRate: -1})
+			c := NewCache(Config{})
 			fill(b, c, names)
 			runtime.GC() // measure the steady state, not the fill's garbage collection
 			bu := update(2, bidWiFi, wifiEntry(1))

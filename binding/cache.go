@@ -13,8 +13,6 @@ import (
 const (
 	DefaultMaxCareOf     = 4
 	DefaultMaxLifetime   = time.Hour
-	DefaultUpdateRate    = 10 // updates per second per device
-	DefaultUpdateBurst   = 20
 	DefaultSweepInterval = time.Second
 	defaultShards        = 64
 )
@@ -27,13 +25,6 @@ type Config struct {
 	// MaxLifetime caps granted lifetimes (default 1 h); a longer request
 	// is shortened and acknowledged with StatusLifetimeShortened.
 	MaxLifetime time.Duration
-	// UpdateRate and UpdateBurst define each device's token bucket:
-	// UpdateBurst updates at once, refilled at UpdateRate per second
-	// (defaults 10/s and 20). A negative UpdateRate disables the limit.
-	// The bucket lives with the binding: a device without one (new,
-	// expired or removed) starts with a full bucket.
-	UpdateRate  float64
-	UpdateBurst int
 	// Now is the clock Run reads (default time.Now). Apply, Remove and
 	// Expire take the time as an argument instead.
 	Now func() time.Time
@@ -46,8 +37,8 @@ type Config struct {
 
 // Cache is the home agent's binding cache: for each device, its care-of
 // entries (one primary, the others standby), the last accepted sequence
-// number, the expiry time and the rate-limit state. It is soft state;
-// leases and devices live in the store.
+// number and the expiry time. It is soft state; leases and devices live
+// in the store.
 //
 // Cache is safe for concurrent use. Devices are spread over 64 shards by
 // a keyed hash of the device name; each shard has its own mutex, map and
@@ -67,9 +58,6 @@ type Cache struct {
 	seed   maphash.Seed
 	shards []shard
 	log    *slog.Logger
-	// interval and tau are the rate limiter's emission interval and burst
-	// tolerance in nanoseconds (GCRA); interval 0 disables it.
-	interval, tau int64
 }
 
 type shard struct {
@@ -84,7 +72,6 @@ type record struct {
 	device  string
 	entries []entry // sorted by BID
 	expires int64
-	tat     int64  // rate limiter: theoretical arrival time (GCRA)
 	gen     uint32 // generation of its current expiry heap item
 	seq     uint16
 	primary int8 // index into entries, -1 if none is observed
@@ -108,12 +95,6 @@ func NewCache(cfg Config) *Cache {
 	if cfg.MaxLifetime <= 0 {
 		cfg.MaxLifetime = DefaultMaxLifetime
 	}
-	if cfg.UpdateRate == 0 {
-		cfg.UpdateRate = DefaultUpdateRate
-	}
-	if cfg.UpdateBurst <= 0 {
-		cfg.UpdateBurst = DefaultUpdateBurst
-	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -129,10 +110,6 @@ func NewCache(cfg Config) *Cache {
 		seed:   maphash.MakeSeed(),
 		shards: make([]shard, defaultShards),
 		log:    log.With("component", "binding"),
-	}
-	if cfg.UpdateRate > 0 {
-		c.interval = int64(float64(time.Second) / cfg.UpdateRate)
-		c.tau = c.interval * int64(cfg.UpdateBurst-1)
 	}
 	for i := range c.shards {
 		c.shards[i].m = make(map[string]*record)

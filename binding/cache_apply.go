@@ -17,11 +17,10 @@ import (
 //
 // The returned ack is always the one to send (unless the update succeeded
 // without FlagAck). On rejection the error is an *Error with the same
-// status, and nothing in the cache changed — except that the update still
-// counted against the device's rate limit. The order of checks is:
-// malformed, rate limited, stale sequence, too many care-of entries
-// (whether the device may have a binding at all is the caller's question,
-// asked before); then a lifetime above
+// status, and nothing in the cache changed. The order of checks is:
+// malformed, stale sequence, too many care-of entries (whether the device
+// may have a binding at all, and whether it is over its rate limit, are
+// the caller's questions, asked before; see Limiter); then a lifetime above
 // Config.MaxLifetime is shortened (StatusLifetimeShortened), and a
 // lifetime of 0 or FlagDeregister removes the binding.
 //
@@ -61,10 +60,6 @@ func (c *Cache) ApplyInto(ack *BindingAck, now time.Time, device string, bu *Bin
 	t := now.UnixNano()
 	r := s.m[device]
 	if r != nil {
-		if !c.allowLocked(r, t) {
-			ack.Sequence = r.seq
-			return Event{}, reject(ack, StatusRateLimited, "")
-		}
 		if !SeqNewer(bu.Sequence, r.seq) {
 			ack.Sequence = r.seq
 			ack.Status = StatusStaleSequence
@@ -95,7 +90,6 @@ func (c *Cache) ApplyInto(ack *BindingAck, now time.Time, device string, bu *Bin
 	var oldAddr netip.AddrPort
 	if isNew {
 		r = &record{device: strings.Clone(device), primary: -1}
-		c.allowLocked(r, t) // the first update counts too
 	} else if r.primary >= 0 {
 		oldBID, oldAddr = r.entries[r.primary].bid, r.entries[r.primary].observed
 	}
@@ -198,21 +192,6 @@ func validate(device string, bu *BindingUpdate, observed netip.AddrPort, dereg b
 		return "via does not name a listed entry"
 	}
 	return ""
-}
-
-// allowLocked is the per-device token bucket, as a generic cell rate
-// algorithm: one timestamp per device instead of a token count and a
-// refill time.
-func (c *Cache) allowLocked(r *record, t int64) bool {
-	if c.interval == 0 {
-		return true
-	}
-	tat := max(r.tat, t) + c.interval
-	if tat-t > c.tau+c.interval {
-		return false
-	}
-	r.tat = tat
-	return true
 }
 
 // countAfter is the number of entries r would hold after bu.

@@ -139,7 +139,6 @@ func TestApplyStatuses(t *testing.T) {
 		{name: "too many care-of", cfg: Config{MaxCareOf: 1}, dev: "dev", bu: update(1, bidWiFi, wifiEntry(1), cellEntry(1)), obs: wifiAddr, status: StatusTooManyCareOf, seq: 1},
 		{name: "too many care-of with existing", cfg: Config{MaxCareOf: 1}, prepare: []*BindingUpdate{update(1, bidWiFi, wifiEntry(1))}, dev: "dev", bu: update(2, bidCell, cellEntry(1)), obs: cellAddr, status: StatusTooManyCareOf, seq: 2},
 		{name: "too many on the wire", dev: "dev", bu: update(1, 0, make([]CareOf, MaxCareOfEntries+1)...), obs: wifiAddr, status: StatusMalformed, seq: 1}, // duplicate bids
-		{name: "rate limited", cfg: Config{UpdateRate: 1, UpdateBurst: 1}, prepare: []*BindingUpdate{update(1, bidWiFi, wifiEntry(1))}, dev: "dev", bu: update(2, bidWiFi, wifiEntry(1)), obs: wifiAddr, status: StatusRateLimited, seq: 1},
 		{name: "deregister unknown binding", dev: "dev", bu: &BindingUpdate{Sequence: 3}, obs: wifiAddr, status: StatusAccepted, seq: 3},
 	}
 	for _, tc := range cases {
@@ -352,38 +351,46 @@ func TestLifetimeZeroDeregisters(t *testing.T) {
 	}
 }
 
-func TestRateLimitRefills(t *testing.T) {
-	c, _ := newTestCache(t, Config{UpdateRate: 2, UpdateBurst: 3})
-	seq := uint16(0)
-	apply := func(now time.Time) error {
-		seq++
-		_, err := c.Apply(now, "d", update(seq, bidWiFi, wifiEntry(1)), wifiAddr)
-		return err
-	}
+func TestLimiterRefills(t *testing.T) {
+	l := NewLimiter(2, 3)
+	var tat, other int64
 	for i := range 3 {
-		if err := apply(t0); err != nil {
-			t.Fatalf("burst update %d: %v", i, err)
+		if !l.Allow(&tat, t0) {
+			t.Fatalf("burst message %d refused", i)
 		}
 	}
-	if err := apply(t0); !errors.Is(err, ErrRateLimited) {
-		t.Fatalf("4th update: %v", err)
+	if l.Allow(&tat, t0) {
+		t.Fatal("4th message allowed")
 	}
-	if err := apply(t0.Add(400 * time.Millisecond)); !errors.Is(err, ErrRateLimited) {
-		t.Fatalf("before refill: %v", err)
+	if l.Allow(&tat, t0.Add(400*time.Millisecond)) {
+		t.Fatal("allowed before the refill")
 	}
-	if err := apply(t0.Add(500 * time.Millisecond)); err != nil {
-		t.Fatalf("after refill: %v", err)
+	if !l.Allow(&tat, t0.Add(500*time.Millisecond)) {
+		t.Fatal("refused after the refill")
 	}
-	// Other devices are not affected.
-	if _, err := c.Apply(t0, "other", update(1, bidWiFi, wifiEntry(1)), wifiAddr); err != nil {
-		t.Fatal(err)
+	// Another bucket is not affected.
+	if !l.Allow(&other, t0) {
+		t.Fatal("another bucket refused")
 	}
-	// A negative rate disables the limit.
-	c2, _ := newTestCache(t, Config{UpdateRate: -1})
-	for i := range 100 {
-		if _, err := c2.Apply(t0, "d", update(uint16(i+1), bidWiFi, wifiEntry(1)), wifiAddr); err != nil {
-			t.Fatal(err)
+	// A negative rate, and the zero Limiter, allow everything.
+	for _, l := range []Limiter{NewLimiter(-1, 0), {}} {
+		var tat int64
+		for i := range 100 {
+			if !l.Allow(&tat, t0) {
+				t.Fatalf("message %d refused by %+v", i, l)
+			}
 		}
+	}
+	// Defaults: DefaultUpdateBurst at once.
+	d := NewLimiter(0, 0)
+	tat = 0
+	for i := range DefaultUpdateBurst {
+		if !d.Allow(&tat, t0) {
+			t.Fatalf("default burst message %d refused", i)
+		}
+	}
+	if d.Allow(&tat, t0) {
+		t.Fatal("default burst exceeded")
 	}
 }
 
@@ -503,7 +510,7 @@ func TestRunExpires(t *testing.T) {
 func TestConcurrentApply(t *testing.T) {
 	var mu sync.Mutex
 	bad := 0
-	c := NewCache(Config{UpdateRate: -1})
+	c := NewCache(Config{})
 	const workers, devices, rounds = 8, 32, 200
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -540,7 +547,7 @@ func TestConcurrentApply(t *testing.T) {
 }
 
 func TestApplyIntoDoesNotAllocate(t *testing.T) {
-	c := NewCache(Config{UpdateRate: -1})
+	c := NewCache(Config{})
 	bu := update(1, bidWiFi, wifiEntry(1), cellEntry(2))
 	var ack BindingAck
 	if _, err := c.ApplyInto(&ack, t0, "d", bu, wifiAddr); err != nil {

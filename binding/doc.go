@@ -166,14 +166,18 @@
 //
 // Cache holds, per device, its care-of entries (binding id, kind,
 // priority, observed and local address, last seen), the last accepted
-// sequence number, the expiry time and a rate-limit timestamp.
-// Cache.Apply is the pure decision on a BindingUpdate: validate, rate
-// limit (a per-device token bucket kept as one GCRA timestamp), compare
-// sequence numbers (SeqNewer), bound the number of entries, cap the lifetime, then update the
-// entries — the entry named by Via takes the observed source address as
-// its care-of address — and choose the primary: the observed entry with
-// the highest priority, then the most recently seen, then the lowest
-// binding id. A rejected update changes nothing but the rate limit.
+// sequence number and the expiry time. Cache.Apply is the pure decision on
+// a BindingUpdate: validate, compare sequence numbers (SeqNewer), bound
+// the number of entries, cap the lifetime, then update the entries — the
+// entry named by Via takes the observed source address as its care-of
+// address — and choose the primary: the observed entry with the highest
+// priority, then the most recently seen, then the lowest binding id. A
+// rejected update changes nothing.
+//
+// Rate limiting is not the cache's: a binding comes and goes (expiry,
+// deregistration), and a limit kept with it would start afresh each time.
+// Limiter is the per-device token bucket (one GCRA timestamp) the home
+// agent keeps with the device and applies to every message type.
 //
 // Concurrency: 64 shards chosen by a keyed hash of the device name, each
 // with a mutex, a map and a lazy binary min-heap of expiry times: Expire

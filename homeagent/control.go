@@ -50,6 +50,9 @@ type session struct {
 	// Owned by the connection's goroutine.
 	anyBU   bool
 	scratch binding.BindingAck
+	// tat is the rate-limit state of messages that count against no
+	// device (heartbeats before a registration).
+	tat int64
 }
 
 // endSoon makes the connection's goroutine close the connection with code
@@ -154,6 +157,9 @@ func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
 		case binding.TypeHeartbeat:
 			if err := r.Decode(&hb); err != nil {
 				continue // nothing to echo
+			}
+			if !s.allowHeartbeat(ss) {
+				continue // over the limit: no echo
 			}
 			reply = &binding.HeartbeatAck{Nonce: hb.Nonce, Time: hb.Time, Observed: ss.remote()}
 		case binding.TypeDeregister:
@@ -260,6 +266,9 @@ func (s *Server) register(ctx context.Context, ss *session, m *binding.Register)
 	ds := s.devState(d.id)
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
+	if !s.limit.Allow(&ds.tat, s.now()) {
+		return status(binding.StatusRateLimited, "")
+	}
 	if why, st := s.mayRegister(d.id, ss, m); why != "" {
 		return status(st, why)
 	}
@@ -379,6 +388,14 @@ func (s *Server) bindingUpdate(ss *session, bu *binding.BindingUpdate) binding.M
 		return &binding.BindingAck{Status: binding.StatusUnknownDevice, Sequence: bu.Sequence, Observed: observed}
 	}
 	before, hadBinding := s.cache.Lookup(ss.device)
+	if !s.limit.Allow(&ds.tat, s.now()) {
+		s.m.updates.With(statusLabel(binding.StatusRateLimited)).Inc()
+		seq := bu.Sequence
+		if hadBinding {
+			seq = before.Sequence
+		}
+		return &binding.BindingAck{Status: binding.StatusRateLimited, Sequence: seq, Observed: observed}
+	}
 	ack := &ss.scratch
 	ev, err := s.cache.ApplyInto(ack, s.now(), ss.device, bu, observed)
 	if ev.Kind != 0 {
@@ -410,6 +427,9 @@ func (s *Server) deregister(ss *session) binding.Message {
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
 	b, _ := s.cache.Lookup(ss.device)
+	if !s.limit.Allow(&ds.tat, s.now()) {
+		return &binding.BindingAck{Status: binding.StatusRateLimited, Sequence: b.Sequence, Observed: ss.remote()}
+	}
 	if ev, ok := s.cache.Remove(s.now(), ss.device); ok {
 		s.applyEventLocked(ds, ev)
 	} else if d, ok := s.idx.byIDCopy(ss.device); ok && !d.static {
@@ -417,6 +437,18 @@ func (s *Server) deregister(ss *session) binding.Message {
 	}
 	s.clearPendingLocked(ds)
 	return &binding.BindingAck{Status: binding.StatusAccepted, Sequence: b.Sequence, Observed: ss.remote()}
+}
+
+// allowHeartbeat counts a heartbeat against the device's budget, or the
+// connection's before a registration.
+func (s *Server) allowHeartbeat(ss *session) bool {
+	if ss.device == "" {
+		return s.limit.Allow(&ss.tat, s.now())
+	}
+	ds := s.devState(ss.device)
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	return s.limit.Allow(&ds.tat, s.now())
 }
 
 func (s *Server) isDraining() bool {

@@ -43,6 +43,10 @@ type devState struct {
 	// peer is the public key of the device's live WireGuard peer (zero:
 	// none). Guarded by mu.
 	peer tunnel.Key
+	// tat is the device's rate-limit state (Server.limit): kept here, not
+	// with the binding, so that a deregistration or an expiry does not
+	// refill it. Guarded by mu.
+	tat int64
 	// since and lastHandover are when the current binding began and when
 	// its primary path last changed (zero: no binding, no handover).
 	// Guarded by mu.

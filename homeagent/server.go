@@ -64,8 +64,11 @@ type Server struct {
 	pool    *pool.Pool
 	cache   *binding.Cache
 	idx     *index
-	m       *serverMetrics
-	opts    Options
+	// limit is every device's message budget (Register, BindingUpdate,
+	// Deregister, Heartbeat); each device's state is devState.tat.
+	limit binding.Limiter
+	m     *serverMetrics
+	opts  Options
 
 	static *staticSet
 
@@ -142,11 +145,10 @@ func New(opts Options) (*Server, error) {
 	s.cache = binding.NewCache(binding.Config{
 		MaxCareOf:   cfg.MaxCareOf,
 		MaxLifetime: cfg.Lifetime,
-		UpdateRate:  float64(cfg.UpdateRate),
-		UpdateBurst: 2 * cfg.UpdateRate,
 		Now:         now,
 		Logger:      base,
 	})
+	s.limit = binding.NewLimiter(float64(cfg.UpdateRate), 2*cfg.UpdateRate)
 	s.m = newServerMetrics(s)
 	return s, nil
 }

@@ -112,8 +112,9 @@ type Config struct {
 	Quarantine time.Duration
 	// MaxCareOf is the most care-of entries a device may bind at once.
 	MaxCareOf int
-	// UpdateRate is how many binding updates per second one device may
-	// send (burst: twice as many); more are refused as rate limited.
+	// UpdateRate is how many control messages (registrations, binding
+	// updates, deregistrations, heartbeats) per second one device may send
+	// (burst: twice as many); more are refused as rate limited.
 	UpdateRate int
 	// DrainTo lists the control addresses of the other home agent devices
 	// are switched to by `ha drain`, best first.
