@@ -359,14 +359,22 @@ func TestLimiterRefills(t *testing.T) {
 			t.Fatalf("burst message %d refused", i)
 		}
 	}
-	if l.Allow(&tat, t0) {
+	if l.Ready(tat, t0) || l.Allow(&tat, t0) {
 		t.Fatal("4th message allowed")
+	}
+	if !l.Ready(tat, t0.Add(500*time.Millisecond)) {
+		t.Fatal("not ready after the refill")
 	}
 	if l.Allow(&tat, t0.Add(400*time.Millisecond)) {
 		t.Fatal("allowed before the refill")
 	}
 	if !l.Allow(&tat, t0.Add(500*time.Millisecond)) {
 		t.Fatal("refused after the refill")
+	}
+	// A clock stepped back does not leave the bucket empty for as long.
+	stepped := tat
+	if !l.Allow(&stepped, t0.Add(-time.Hour)) {
+		t.Fatal("refused after the clock was stepped back")
 	}
 	// Another bucket is not affected.
 	if !l.Allow(&other, t0) {

@@ -40,16 +40,35 @@ func NewLimiter(rate float64, burst int) Limiter {
 
 // Allow reports whether a message arriving at now conforms to the bucket
 // whose state is *tat, and if so counts it (updates *tat). A refused
-// message costs nothing.
+// message costs nothing. A state further ahead of now than Allow ever
+// leaves it (the clock was stepped back) counts as a full bucket.
 func (l Limiter) Allow(tat *int64, now time.Time) bool {
 	if l.interval == 0 {
 		return true
 	}
 	t := now.UnixNano()
-	next := max(*tat, t) + l.interval
+	next := max(l.sane(*tat, t), t) + l.interval
 	if next-t > l.tau+l.interval {
 		return false
 	}
 	*tat = next
 	return true
+}
+
+// Ready reports whether Allow would accept a message at now, without
+// counting one.
+func (l Limiter) Ready(tat int64, now time.Time) bool {
+	if l.interval == 0 {
+		return true
+	}
+	t := now.UnixNano()
+	return max(l.sane(tat, t), t)+l.interval-t <= l.tau+l.interval
+}
+
+// sane is tat, or t when tat is further ahead of t than Allow leaves it.
+func (l Limiter) sane(tat, t int64) int64 {
+	if tat-t > l.tau+l.interval {
+		return t
+	}
+	return tat
 }

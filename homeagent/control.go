@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
@@ -26,6 +27,7 @@ const (
 	codeRevoked    quic.ApplicationErrorCode = 2
 	codeProtocol   quic.ApplicationErrorCode = 3 // unrecoverable framing error
 	codeDrained    quic.ApplicationErrorCode = 4
+	codeRefused    quic.ApplicationErrorCode = 5 // an unauthenticated request was refused
 )
 
 // streamTimeout bounds the wait for the control stream after the
@@ -86,7 +88,7 @@ func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
 	defer func() { conn.CloseWithError(quic.ApplicationErrorCode(ss.closeCode.Load()), "") }()
 	key, err := binding.PeerPublicKey(conn.ConnectionState().TLS)
 	if err != nil {
-		s.log.Info("control connection without identity key", "remote", conn.RemoteAddr().String(), "err", err)
+		s.refusedLog.Log(slog.LevelInfo, "control connection without identity key", "remote", conn.RemoteAddr().String(), "err", err)
 		return
 	}
 	ss.ikey = key
@@ -126,12 +128,19 @@ func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
 		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !isClosed(err) {
-				s.log.Info("control stream error", "remote", ss.remote(), "device", ss.device, "err", err)
+				if ss.device == "" {
+					s.refusedLog.Log(slog.LevelInfo, "control stream error", "remote", ss.remote(), "err", err)
+				} else {
+					s.log.Info("control stream error", "remote", ss.remote(), "device", ss.device, "err", err)
+				}
 				if errors.Is(err, binding.ErrVersion) || errors.Is(err, binding.ErrFrameTooLarge) {
 					conn.CloseWithError(codeProtocol, err.Error())
 				}
 			}
 			return
+		}
+		if ss.closeCode.Load() != 0 {
+			continue // ending (endSoon): nothing more is answered
 		}
 		var reply binding.Message
 		switch t {
@@ -204,17 +213,43 @@ func (s *Server) enroll(ctx context.Context, ss *session, m *binding.Enroll) *bi
 	if m.WGPublicKey == zero {
 		return status(binding.StatusMalformed)
 	}
-	dev, err := s.st.RedeemToken(ctx, store.HashToken(string(m.Token[:])), s.now(),
-		store.Enrolment{IdentityKey: []byte(ss.ikey), WGKey: m.WGPublicKey})
+	// An unauthenticated request: it costs a read at most, a source that
+	// keeps failing is refused before that, the log lines are limited and
+	// the connection ends after a refusal (a new attempt costs a new
+	// handshake).
+	src, now := ss.remote().Addr(), s.now()
+	refuse := func(st binding.Status, why string, args ...any) *binding.EnrollAck {
+		s.srcLim.fail(src, now)
+		s.refusedLog.Log(slog.LevelInfo, "enrolment refused", append([]any{"remote", ss.remote(), "reason", why}, args...)...)
+		ss.endSoon(codeRefused, refusalGrace)
+		return status(st)
+	}
+	if s.srcLim.blocked(src, now) {
+		s.refusedLog.Log(slog.LevelInfo, "enrolment refused", "remote", ss.remote(), "reason", "too many failures from this source")
+		ss.endSoon(codeRefused, refusalGrace)
+		return status(binding.StatusRateLimited)
+	}
+	hash := store.HashToken(string(m.Token[:]))
+	tok, err := s.st.Token(ctx, hash)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return refuse(binding.StatusBadToken, "unknown token")
+	case err != nil:
+		s.log.Error("enrolment failed", "err", err)
+		return status(binding.StatusInternal)
+	case !tok.Used.IsZero():
+		return refuse(binding.StatusBadToken, "token used", "used", tok.Used)
+	case !now.Before(tok.Expires):
+		return refuse(binding.StatusBadToken, "token expired", "expired", tok.Expires)
+	}
+	dev, err := s.st.RedeemToken(ctx, hash, now, store.Enrolment{IdentityKey: []byte(ss.ikey), WGKey: m.WGPublicKey})
 	switch {
 	case errors.Is(err, store.ErrTokenInvalid):
-		s.log.Info("enrolment refused", "remote", ss.remote(), "reason", err)
-		return status(binding.StatusBadToken)
+		return refuse(binding.StatusBadToken, err.Error())
 	case errors.Is(err, store.ErrRevoked):
-		return status(binding.StatusRevoked)
+		return refuse(binding.StatusRevoked, "device revoked")
 	case errors.Is(err, store.ErrExists):
-		s.log.Info("enrolment refused: keys belong to another device", "remote", ss.remote())
-		return status(binding.StatusUnauthorized)
+		return refuse(binding.StatusUnauthorized, "keys belong to another device")
 	case errors.Is(err, store.ErrInvalid):
 		return status(binding.StatusMalformed)
 	case err != nil:
@@ -258,7 +293,19 @@ func (s *Server) register(ctx context.Context, ss *session, m *binding.Register)
 	}
 	d, ok := s.idx.lookupIKey(ss.ikey)
 	if !ok {
-		return status(binding.StatusUnauthorized, "identity key not enrolled")
+		// Unauthenticated: counted against the source, logged within
+		// limits, and the connection ends.
+		src, now := ss.remote().Addr(), s.now()
+		st := binding.StatusUnauthorized
+		if s.srcLim.blocked(src, now) {
+			st = binding.StatusRateLimited
+		} else {
+			s.srcLim.fail(src, now)
+		}
+		s.m.registrations.With(statusLabel(st)).Inc()
+		s.refusedLog.Log(slog.LevelInfo, "registration refused", "remote", ss.remote(), "status", st.String(), "reason", "identity key not enrolled")
+		ss.endSoon(codeRefused, refusalGrace)
+		return &binding.RegisterAck{Status: st}
 	}
 	// Everything from the checks to the session taking over happens under
 	// the device lock: a revocation or re-enrolment of the device waits,

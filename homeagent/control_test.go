@@ -213,8 +213,10 @@ func TestRejections(t *testing.T) {
 		if a := x.register(stranger); a.Status != binding.StatusUnauthorized || a.VIP4.IsValid() {
 			t.Fatalf("ack %+v", a)
 		}
+		x.expectClosed() // unauthenticated and refused: the connection ends
 		// A binding update without registration.
-		if a := x.bind(1); a.Status != binding.StatusNotRegistered {
+		y := h.dial(stranger)
+		if a := y.bind(1); a.Status != binding.StatusNotRegistered {
 			t.Fatalf("ack %+v", a)
 		}
 		if after := snap(t, h); after != before {

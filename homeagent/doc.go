@@ -16,7 +16,12 @@
 //   - Enroll redeems a one-time token (stored hashed, expiring, redeemed at
 //     most once, atomically in the store) and binds the connection's key and
 //     the WireGuard key to the device. Unknown, used and expired tokens are
-//     all StatusBadToken; the reason is logged, not told.
+//     all StatusBadToken; the reason is logged, not told. The token is
+//     looked up read-only first, so a bad one costs no write transaction;
+//     a refused enrolment (or a Register with an unknown identity key)
+//     counts against its source (an IPv4 address or an IPv6 /64: a burst
+//     of 5, then one every 2 s, StatusRateLimited beyond), ends the
+//     connection, and is logged within a budget of its own.
 //   - Register authenticates by the TLS key (StatusUnauthorized for an
 //     unknown key or a WireGuard key that differs from the enrolled one,
 //     StatusRevoked for a revoked device), leases the sticky VIPs

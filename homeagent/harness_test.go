@@ -22,6 +22,7 @@ import (
 	"github.com/homeip/homeip/binding"
 	"github.com/homeip/homeip/homeagent/adminapi"
 	"github.com/homeip/homeip/homeagent/config"
+	"github.com/homeip/homeip/store"
 	"github.com/homeip/homeip/store/bboltstore"
 	"github.com/homeip/homeip/tunnel"
 	"github.com/homeip/homeip/tunnel/tunneltest"
@@ -87,12 +88,22 @@ func testLogger(t testing.TB) *slog.Logger {
 // replaced by a fresh loopback socket). clock may be nil.
 func startHA(t testing.TB, dir string, cfg config.Config, clock *fakeClock) *testHA {
 	t.Helper()
-	return startHAWith(t, dir, cfg, clock, nil)
+	return startHAWith(t, dir, cfg, clock, haSeams{})
 }
 
-// startHAWith is startHA with the data plane the server sees wrapped by
-// wrap (nil: the fake itself).
-func startHAWith(t testing.TB, dir string, cfg config.Config, clock *fakeClock, wrap func(*tunneltest.DataPlane) tunnel.DataPlane) *testHA {
+// haSeams replace parts of a test home agent; the zero value changes
+// nothing.
+type haSeams struct {
+	// dp wraps the fake data plane the server sees.
+	dp func(*tunneltest.DataPlane) tunnel.DataPlane
+	// st wraps the store the server sees.
+	st func(store.Store) store.Store
+	// log is the server's logger.
+	log *slog.Logger
+}
+
+// startHAWith is startHA with seams.
+func startHAWith(t testing.TB, dir string, cfg config.Config, clock *fakeClock, seams haSeams) *testHA {
 	t.Helper()
 	if clock == nil {
 		clock = &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
@@ -117,10 +128,18 @@ func startHAWith(t testing.TB, dir string, cfg config.Config, clock *fakeClock, 
 	}
 	dp := tunneltest.New()
 	var sdp tunnel.DataPlane = dp
-	if wrap != nil {
-		sdp = wrap(dp)
+	if seams.dp != nil {
+		sdp = seams.dp(dp)
 	}
-	srv, err := New(Options{Config: cfg, Identity: id, Store: st, DataPlane: sdp, ControlConn: pc, Logger: testLogger(t), Now: clock.Now})
+	var sst store.Store = st
+	if seams.st != nil {
+		sst = seams.st(st)
+	}
+	log := seams.log
+	if log == nil {
+		log = testLogger(t)
+	}
+	srv, err := New(Options{Config: cfg, Identity: id, Store: sst, DataPlane: sdp, ControlConn: pc, Logger: log, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

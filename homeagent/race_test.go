@@ -91,10 +91,10 @@ func recvAsync(c *testConn) <-chan binding.Message {
 // peer.
 func TestRegisterWhileBindingExpires(t *testing.T) {
 	var gdp *gatedDP
-	h := startHAWith(t, t.TempDir(), labConfig(""), nil, func(dp *tunneltest.DataPlane) tunnel.DataPlane {
+	h := startHAWith(t, t.TempDir(), labConfig(""), nil, haSeams{dp: func(dp *tunneltest.DataPlane) tunnel.DataPlane {
 		gdp = newGatedDP(dp)
 		return gdp
-	})
+	}})
 	dev := newDevice(t)
 	c, _ := h.enrol("phone", dev)
 	c.register(dev)
@@ -141,10 +141,10 @@ func TestRegisterWhileBindingExpires(t *testing.T) {
 // without a peer.
 func TestRevokeDuringRegister(t *testing.T) {
 	var gdp *gatedDP
-	h := startHAWith(t, t.TempDir(), labConfig(""), nil, func(dp *tunneltest.DataPlane) tunnel.DataPlane {
+	h := startHAWith(t, t.TempDir(), labConfig(""), nil, haSeams{dp: func(dp *tunneltest.DataPlane) tunnel.DataPlane {
 		gdp = newGatedDP(dp)
 		return gdp
-	})
+	}})
 	dev := newDevice(t)
 	c, _ := h.enrol("tablet", dev)
 	c.register(dev)

@@ -67,8 +67,12 @@ type Server struct {
 	// limit is every device's message budget (Register, BindingUpdate,
 	// Deregister, Heartbeat); each device's state is devState.tat.
 	limit binding.Limiter
-	m     *serverMetrics
-	opts  Options
+	// srcLim and refusedLog bound what unauthenticated peers cost: failed
+	// attempts per source, and log lines about refusals.
+	srcLim     *sourceLimiter
+	refusedLog *logLimiter
+	m          *serverMetrics
+	opts       Options
 
 	static *staticSet
 
@@ -149,6 +153,8 @@ func New(opts Options) (*Server, error) {
 		Logger:      base,
 	})
 	s.limit = binding.NewLimiter(float64(cfg.UpdateRate), 2*cfg.UpdateRate)
+	s.srcLim = newSourceLimiter()
+	s.refusedLog = newLogLimiter(log, now)
 	s.m = newServerMetrics(s)
 	return s, nil
 }

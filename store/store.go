@@ -44,6 +44,10 @@ type Store interface {
 	// device (an enrolment ends them all) and returns the updated device.
 	// A token is redeemed at most once even under concurrent calls.
 	RedeemToken(ctx context.Context, hash [32]byte, now time.Time, e Enrolment) (Device, error)
+	// Token returns the token with that hash, in a read-only transaction
+	// (ErrNotFound): a cheap first look that costs no write, before
+	// RedeemToken decides atomically.
+	Token(ctx context.Context, hash [32]byte) (Token, error)
 	// Tokens lists a device's tokens (hashes only), ordered by creation
 	// time (ErrNotFound for an unknown device).
 	Tokens(ctx context.Context, deviceID string) ([]Token, error)

@@ -144,6 +144,24 @@ func deleteTokensOf(tx *bolt.Tx, id string, keep []byte) error {
 	return nil
 }
 
+// Token returns the token with that hash, read-only.
+func (s *Store) Token(ctx context.Context, hash [32]byte) (store.Token, error) {
+	var out store.Token
+	err := s.view(ctx, "looking a token up", func(tx *bolt.Tx) error {
+		v := tx.Bucket(bTokens).Get(hash[:])
+		if v == nil {
+			return refuse(fmt.Errorf("token: %w", store.ErrNotFound))
+		}
+		t, err := decodeToken(hash[:], v)
+		out = t
+		return err
+	})
+	if err != nil {
+		return store.Token{}, err
+	}
+	return out, nil
+}
+
 // Tokens lists a device's tokens, unredeemed and redeemed, ordered by
 // creation time.
 func (s *Store) Tokens(ctx context.Context, deviceID string) ([]store.Token, error) {

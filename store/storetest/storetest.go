@@ -287,6 +287,11 @@ func testTokensEndWithEnrolment(t *testing.T, s store.Store) {
 	if len(ts) != 1 || ts[0].Hash != h2 || !ts[0].Used.Equal(t0) {
 		t.Fatalf("tokens after enrolment = %+v", ts)
 	}
+	if tk, err := s.Token(ctx, h2); err != nil || tk.DeviceID != "a" || !tk.Used.Equal(t0) {
+		t.Fatalf("Token(redeemed) = %+v, %v", tk, err)
+	}
+	_, err = s.Token(ctx, h1)
+	wantIs(t, "Token(ended)", err, store.ErrNotFound)
 
 	// Listing and cancelling.
 	h4 := store.HashToken(addToken(t, s, "a", time.Hour))
