@@ -272,7 +272,24 @@ func (s *Server) enroll(ctx context.Context, ss *session, m *binding.Enroll) *bi
 			s.idx.setStatic(d.id, false)
 		}
 	}
+	var stale []*session
+	if old.ikey != "" && old.ikey != d.ikey {
+		// The old identity's connections lose their authorisation.
+		s.mu.Lock()
+		for o := range s.conns {
+			if string(o.ikey) == old.ikey {
+				stale = append(stale, o)
+				if s.sessions[d.id] == o {
+					delete(s.sessions, d.id)
+				}
+			}
+		}
+		s.mu.Unlock()
+	}
 	ds.mu.Unlock()
+	for _, o := range stale {
+		o.conn.CloseWithError(codeSuperseded, "the device was enrolled again with other keys")
+	}
 	s.m.enrolments.With(statusLabel(binding.StatusAccepted)).Inc()
 	s.log.Info("device enrolled", "device", d.name, "id", d.id, "hostname", m.Hostname, "remote", ss.remote())
 	return &binding.EnrollAck{Status: binding.StatusAccepted, DeviceID: d.id, DeviceName: d.name}
@@ -430,6 +447,10 @@ func (s *Server) bindingUpdate(ss *session, bu *binding.BindingUpdate) binding.M
 	if d, ok := s.idx.byIDCopy(ss.device); !ok || !d.revoked.IsZero() {
 		s.m.updates.With(statusLabel(binding.StatusRevoked)).Inc()
 		return &binding.BindingAck{Status: binding.StatusRevoked, Sequence: bu.Sequence, Observed: observed}
+	} else if d.ikey != string(ss.ikey) {
+		// Enrolled again with other keys since this session registered.
+		s.m.updates.With(statusLabel(binding.StatusUnauthorized)).Inc()
+		return &binding.BindingAck{Status: binding.StatusUnauthorized, Sequence: bu.Sequence, Observed: observed}
 	} else if d.wg.IsZero() {
 		s.m.updates.With(statusLabel(binding.StatusUnknownDevice)).Inc()
 		return &binding.BindingAck{Status: binding.StatusUnknownDevice, Sequence: bu.Sequence, Observed: observed}
@@ -473,6 +494,9 @@ func (s *Server) deregister(ss *session) binding.Message {
 	ds := s.devState(ss.device)
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
+	if d, ok := s.idx.byIDCopy(ss.device); !ok || d.ikey != string(ss.ikey) {
+		return &binding.BindingAck{Status: binding.StatusUnauthorized, Observed: ss.remote()}
+	}
 	b, _ := s.cache.Lookup(ss.device)
 	if !s.limit.Allow(&ds.tat, s.now()) {
 		return &binding.BindingAck{Status: binding.StatusRateLimited, Sequence: b.Sequence, Observed: ss.remote()}
