@@ -223,6 +223,14 @@ func (c Config) Validate() error {
 	if len(c.DrainTo) > 0 && c.DrainFingerprint == "" {
 		return fmt.Errorf("%w: drain_to needs drain_fingerprint", ErrInvalid)
 	}
+	// Every RegisterAck carries the routes and the zone (as the search
+	// domain): settings it cannot carry would fail every registration.
+	if len(c.Routes) > binding.MaxRoutes {
+		return fmt.Errorf("%w: %d routes, at most %d (a registration answer carries them all)", ErrInvalid, len(c.Routes), binding.MaxRoutes)
+	}
+	if !c.DNSDisabled && len(c.DNSZone) > binding.MaxStringLen {
+		return fmt.Errorf("%w: dns_zone of %d bytes, at most %d", ErrInvalid, len(c.DNSZone), binding.MaxStringLen)
+	}
 	if len(c.DrainTo) > binding.MaxAddrs {
 		return fmt.Errorf("%w: at most %d drain_to addresses", ErrInvalid, binding.MaxAddrs)
 	}
