@@ -250,8 +250,7 @@ func (s *Server) RevokeDevice(name string) (adminapi.Device, error) {
 	s.mu.Unlock()
 	ds.mu.Unlock()
 	for _, ss := range victims {
-		ss.write(&binding.Deregister{Status: binding.StatusRevoked, Reason: "revoked by the administrator"})
-		ss.endSoon(codeRevoked, revokeGrace)
+		ss.endWith(&binding.Deregister{Status: binding.StatusRevoked, Reason: "revoked by the administrator"}, codeRevoked, revokeGrace)
 	}
 	s.log.Info("device revoked", "device", d.name, "id", d.id, "connections_closed", len(victims))
 	return s.view(d), nil
@@ -394,9 +393,8 @@ func (s *Server) Drain() (adminapi.DrainResult, error) {
 	}
 	s.mu.Unlock()
 	for _, ss := range all {
-		if err := ss.write(msg); err == nil {
-			res.Switched++
-		}
+		ss.endWith(msg, codeDrained, drainGrace)
+		res.Switched++
 	}
 	s.log.Info("draining", "devices_notified", res.Switched, "target", res.Target)
 	close(s.drainDone)

@@ -41,13 +41,11 @@ type session struct {
 	ikey     ed25519.PublicKey
 	accepted time.Time // monotonic: when the connection was accepted
 
-	wmu sync.Mutex // serialises writes from the handler and admin calls
-
 	// device is the id after a successful Register: written by the
 	// connection's goroutine with Server.mu held, read by others with it.
 	device string
 	// closeCode is the code the connection is closed with when its
-	// goroutine ends (set before ending it with endSoon).
+	// goroutine ends (set before ending it with endSoon or endWith).
 	closeCode atomic.Uint64
 	// Owned by the connection's goroutine.
 	anyBU   bool
@@ -55,21 +53,77 @@ type session struct {
 	// tat is the rate-limit state of messages that count against no
 	// device (heartbeats before a registration).
 	tat int64
+
+	// nmu guards notice and grace: the last message other goroutines
+	// (revocation, drain) want sent before the connection ends. Only the
+	// connection's goroutine writes to the stream, so a peer that stops
+	// reading blocks nobody else.
+	nmu    sync.Mutex
+	notice binding.Message
+	grace  time.Duration
 }
+
+// errEnding: the connection is ending with a notice; no more replies.
+var errEnding = errors.New("homeagent: control connection ending")
 
 // endSoon makes the connection's goroutine close the connection with code
 // after grace, leaving time for the messages written so far to arrive
-// (closing at once would discard them).
+// (closing at once would discard them). Only the connection's goroutine
+// calls it.
 func (ss *session) endSoon(code quic.ApplicationErrorCode, grace time.Duration) {
 	ss.closeCode.Store(uint64(code))
 	ss.stream.SetReadDeadline(time.Now().Add(grace))
 }
 
+// endWith makes the connection's goroutine send m, wait up to grace for it
+// to arrive and close the connection with code. It returns at once: a
+// write stuck on a peer that does not read is given grace to finish. The
+// first notice wins.
+func (ss *session) endWith(m binding.Message, code quic.ApplicationErrorCode, grace time.Duration) {
+	ss.nmu.Lock()
+	defer ss.nmu.Unlock()
+	if ss.notice != nil {
+		return
+	}
+	ss.notice, ss.grace = m, grace
+	ss.closeCode.Store(uint64(code))
+	now := time.Now()
+	ss.stream.SetReadDeadline(now)
+	ss.stream.SetWriteDeadline(now.Add(grace))
+}
+
+// write sends m; only the connection's goroutine calls it.
 func (ss *session) write(m binding.Message) error {
-	ss.wmu.Lock()
-	defer ss.wmu.Unlock()
+	ss.nmu.Lock()
+	if ss.notice != nil {
+		ss.nmu.Unlock()
+		return errEnding
+	}
 	ss.stream.SetWriteDeadline(time.Now().Add(streamTimeout))
+	ss.nmu.Unlock()
 	return binding.WriteMessage(ss.stream, m)
+}
+
+// sendNotice sends the notice set by endWith, if any, and gives it its
+// grace to arrive, reading (and ignoring) what still comes in meanwhile.
+// Only the connection's goroutine calls it, as the connection ends.
+func (ss *session) sendNotice(r *binding.Reader) {
+	ss.nmu.Lock()
+	m, grace := ss.notice, ss.grace
+	ss.nmu.Unlock()
+	if m == nil {
+		return
+	}
+	ss.stream.SetWriteDeadline(time.Now().Add(grace))
+	if binding.WriteMessage(ss.stream, m) != nil {
+		return
+	}
+	ss.stream.SetReadDeadline(time.Now().Add(grace))
+	for {
+		if _, err := r.Next(); err != nil {
+			return
+		}
+	}
 }
 
 // remote is the address the connection's packets currently come from: the
@@ -124,7 +178,8 @@ func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
 	for {
 		t, err := r.Next()
 		if err != nil && ss.closeCode.Load() != 0 {
-			return // ended by endSoon
+			ss.sendNotice(r) // ended by endSoon or endWith
+			return
 		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !isClosed(err) {
@@ -140,7 +195,7 @@ func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
 			return
 		}
 		if ss.closeCode.Load() != 0 {
-			continue // ending (endSoon): nothing more is answered
+			continue // ending (endSoon, endWith): nothing more is answered
 		}
 		var reply binding.Message
 		switch t {
@@ -186,6 +241,9 @@ func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
 			continue
 		}
 		if err := ss.write(reply); err != nil {
+			if errors.Is(err, errEnding) {
+				continue // the next read fails and sends the notice
+			}
 			if !isClosed(err) {
 				s.log.Info("control write failed", "device", ss.device, "err", err)
 			}

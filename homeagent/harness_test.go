@@ -219,6 +219,12 @@ type testConn struct {
 
 func (h *testHA) dial(dev *testDevice) *testConn {
 	h.t.Helper()
+	return h.dialWith(dev, &quic.Config{MaxIdleTimeout: 30 * time.Second})
+}
+
+// dialWith is dial with the client's QUIC configuration.
+func (h *testHA) dialWith(dev *testDevice, qc *quic.Config) *testConn {
+	h.t.Helper()
 	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		h.t.Fatal(err)
@@ -226,7 +232,7 @@ func (h *testHA) dial(dev *testDevice) *testConn {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	tlsc := binding.ClientTLSConfig(dev.cert, h.srv.id.Fingerprint, "")
-	conn, err := quic.Dial(ctx, pc, net.UDPAddrFromAddrPort(h.addr), tlsc, &quic.Config{MaxIdleTimeout: 30 * time.Second})
+	conn, err := quic.Dial(ctx, pc, net.UDPAddrFromAddrPort(h.addr), tlsc, qc)
 	if err != nil {
 		pc.Close()
 		h.t.Fatalf("dial: %v", err)
