@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"github.com/homeip/homeip/homeagent"
 	"github.com/homeip/homeip/homeagent/adminapi"
 	"github.com/homeip/homeip/homeagent/config"
+	"github.com/homeip/homeip/store"
 	"github.com/homeip/homeip/store/bboltstore"
 	"github.com/homeip/homeip/tunnel/tunneltest"
 )
@@ -196,5 +199,56 @@ func TestCLITokens(t *testing.T) {
 	}
 	if _, errOut, code := cli(t, "device", "token", "ghost", "--list", "--admin-socket", sock); code != 1 || !strings.Contains(errOut, "ghost") {
 		t.Fatalf("tokens of unknown device: %d %q", code, errOut)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, storeFile)
+	var out, errOut bytes.Buffer
+	if code := check([]string{"--data-dir", dir}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "no store") {
+		t.Fatalf("no store: %d %q", code, errOut.String())
+	}
+	st, err := bboltstore.Open(path, bboltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 50 {
+		if err := st.CreateDevice(ctx, store.Device{ID: fmt.Sprintf("d%03d", i), Name: fmt.Sprintf("dev%d", i), Created: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A running home agent holds the store: check says so and fails.
+	out.Reset()
+	errOut.Reset()
+	if code := check([]string{"--data-dir", dir}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "stop it first") {
+		t.Fatalf("locked store: %d %q", code, errOut.String())
+	}
+	st.Close()
+	out.Reset()
+	errOut.Reset()
+	if code := check([]string{"--store", path}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "ok (50 devices") {
+		t.Fatalf("healthy store: %d %q %q", code, out.String(), errOut.String())
+	}
+	// Damage every data page.
+	content, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 2 * 4096; i < len(content); i++ {
+		content[i] = 0x5a
+	}
+	if err := os.WriteFile(path, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	errOut.Reset()
+	if code := check([]string{"--data-dir", dir}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "corrupt") {
+		t.Fatalf("damaged store: %d %q", code, errOut.String())
+	}
+	if code := check([]string{"extra"}, &out, &errOut); code != 2 {
+		t.Fatalf("bad usage: exit %d", code)
 	}
 }

@@ -18,6 +18,8 @@
 //	ha binding list              bindings: VIPs, care-of addresses, path, age, last handover
 //	ha pool show                 pool utilisation
 //	ha drain                     switch every device to the drain_to home agent, then stop
+//	ha check [--data-dir DIR] [--store FILE]
+//	                             check the store (home agent stopped); exit 1 on any problem
 //
 // Admin subcommands take [--admin-socket PATH] [--json].
 //
@@ -43,6 +45,7 @@ const usage = `usage:
   ha binding list
   ha pool show
   ha drain
+  ha check [--data-dir DIR] [--store FILE]   check the store (stop the home agent first)
 admin commands take [--admin-socket PATH] [--json]
 `
 
@@ -58,6 +61,8 @@ func run(args []string) int {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:])
+	case "check":
+		return check(args[1:], os.Stdout, os.Stderr)
 	case "device", "binding", "pool", "drain":
 		return admin(args, os.Stdout, os.Stderr)
 	case "help", "-h", "--help":
