@@ -247,7 +247,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", s.m.reg.Handler())
-		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		hs := newMetricsServer(mux, metricsTimeout)
 		wg.Add(1)
 		go func() { defer wg.Done(); hs.Serve(mln) }()
 		closers = append(closers, func() { hs.Close() })
