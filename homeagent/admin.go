@@ -268,14 +268,21 @@ func (s *Server) RenameDevice(name, newName string) (adminapi.Device, error) {
 	if other, ok := s.idx.lookupName(newName); ok && other.id != d.id {
 		return adminapi.Device{}, fmt.Errorf("%w: device %q exists", adminapi.ErrConflict, newName)
 	}
+	// Under the device lock, so that the record read back cannot be
+	// older than a re-enrolment's keys put into the index meanwhile.
+	ds := s.devState(d.id)
+	ds.mu.Lock()
 	if err := s.st.RenameDevice(s.adminCtx(), d.id, newName); err != nil {
+		ds.mu.Unlock()
 		return adminapi.Device{}, mapStoreErr(err)
 	}
 	dev, err := s.st.Device(s.adminCtx(), d.id)
 	if err != nil {
+		ds.mu.Unlock()
 		return adminapi.Device{}, mapStoreErr(err)
 	}
 	d = s.idx.put(dev)
+	ds.mu.Unlock()
 	s.log.Info("device renamed", "from", name, "to", newName, "id", d.id)
 	return s.view(d), nil
 }

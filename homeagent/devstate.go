@@ -18,8 +18,9 @@ import (
 // A devState's mu is the device lock: every change of the device's
 // registration, binding or peer happens with it held — Register, binding
 // updates, Deregister, the application of the binding cache's events
-// (expiry included), revocation, re-enrolment, export and reservation —
-// so one device's changes happen one at a time and in order. The order is:
+// (expiry included), revocation, re-enrolment, export, reservation and
+// renaming — so one device's changes happen one at a time and in order.
+// The order is:
 //
 //  1. devState.mu (at most one device at a time),
 //  2. Server.mu.
