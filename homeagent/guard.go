@@ -41,6 +41,10 @@ type sourceLimiter struct {
 
 	mu   sync.Mutex
 	tats map[netip.Addr]int64 // guarded by mu
+	// swept is when the full table was last swept (guarded by mu): at
+	// most once a second, so that a flood against a full table costs a
+	// map lookup per request, not a walk of the table.
+	swept time.Time
 }
 
 func newSourceLimiter() *sourceLimiter {
@@ -82,9 +86,14 @@ func (l *sourceLimiter) fail(a netip.Addr, now time.Time) {
 }
 
 // sweepLocked forgets the sources whose bucket is full again (they are as
-// good as unknown) and reports whether there is room now. l.mu must be
+// good as unknown) and reports whether there is room now; within a second
+// of the last sweep it does nothing and reports no room. l.mu must be
 // held.
 func (l *sourceLimiter) sweepLocked(now time.Time) bool {
+	if !l.swept.IsZero() && now.Sub(l.swept) < time.Second && now.After(l.swept) {
+		return false
+	}
+	l.swept = now
 	t := now.UnixNano()
 	for k, tat := range l.tats {
 		if tat <= t {

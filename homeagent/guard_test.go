@@ -51,6 +51,20 @@ func TestSourceLimiter(t *testing.T) {
 	if len(small.tats) != 2 {
 		t.Fatalf("table grew to %d", len(small.tats))
 	}
+	// Within a second of a sweep the table is not swept again, even when
+	// it could be.
+	tiny := newSourceLimiter()
+	tiny.max = 1
+	tiny.fail(netip.MustParseAddr("192.0.2.9"), now) // refilled 2 s later
+	if !tiny.blocked(third, now.Add(1900*time.Millisecond)) {
+		t.Fatal("unknown source allowed with the table full")
+	}
+	if !tiny.blocked(third, now.Add(2500*time.Millisecond)) {
+		t.Fatal("swept again within a second of the last sweep")
+	}
+	if tiny.blocked(third, now.Add(3*time.Second)) {
+		t.Fatal("not swept a second after the last sweep")
+	}
 	later := now.Add(time.Hour)
 	if small.blocked(third, later) {
 		t.Fatal("unknown source refused after the table refilled")
