@@ -13,8 +13,6 @@ import (
 const (
 	DefaultMaxCareOf     = 4
 	DefaultMaxLifetime   = time.Hour
-	DefaultUpdateRate    = 10 // updates per second per device
-	DefaultUpdateBurst   = 20
 	DefaultSweepInterval = time.Second
 	defaultShards        = 64
 )
@@ -27,25 +25,6 @@ type Config struct {
 	// MaxLifetime caps granted lifetimes (default 1 h); a longer request
 	// is shortened and acknowledged with StatusLifetimeShortened.
 	MaxLifetime time.Duration
-	// UpdateRate and UpdateBurst define each device's token bucket:
-	// UpdateBurst updates at once, refilled at UpdateRate per second
-	// (defaults 10/s and 20). A negative UpdateRate disables the limit.
-	// The bucket lives with the binding: a device without one (new,
-	// expired or removed) starts with a full bucket.
-	UpdateRate  float64
-	UpdateBurst int
-	// Check, if set, is asked about a device that has no binding when an
-	// update for it arrives; a non-success status (StatusUnknownDevice,
-	// StatusRevoked, …) rejects the update. Devices with a binding are not
-	// asked again: revoking a device must call Cache.Remove. It runs with
-	// the device's shard locked and must not call the Cache.
-	Check func(device string) Status
-	// OnEvent, if set, receives every change (see Event). It is called
-	// synchronously, with the device's shard locked, before Apply, Remove
-	// or Expire returns: so events of one device arrive in the order the
-	// changes happened, and the data plane is re-pointed before the ack is
-	// sent. It must be quick and must not call the Cache.
-	OnEvent func(Event)
 	// Now is the clock Run reads (default time.Now). Apply, Remove and
 	// Expire take the time as an argument instead.
 	Now func() time.Time
@@ -58,21 +37,27 @@ type Config struct {
 
 // Cache is the home agent's binding cache: for each device, its care-of
 // entries (one primary, the others standby), the last accepted sequence
-// number, the expiry time and the rate-limit state. It is soft state;
-// leases and devices live in the store.
+// number and the expiry time. It is soft state; leases and devices live
+// in the store.
 //
 // Cache is safe for concurrent use. Devices are spread over 64 shards by
 // a keyed hash of the device name; each shard has its own mutex, map and
 // expiry heap, so updates of different devices rarely contend and all
 // changes of one device are serialised by its shard lock.
+//
+// The cache calls nothing back: ApplyInto, Remove and Expire return the
+// changes they made as Events, and the caller acts on them (re-points the
+// data plane) after the call, with no lock of the cache held. A caller
+// that needs one device's events applied in order serialises its own
+// calls for that device (the home agent holds a per-device lock around
+// ApplyInto and Remove and the application of their events, and treats an
+// expiry as stale when the device has a binding again by the time it
+// applies it).
 type Cache struct {
 	cfg    Config
 	seed   maphash.Seed
 	shards []shard
 	log    *slog.Logger
-	// interval and tau are the rate limiter's emission interval and burst
-	// tolerance in nanoseconds (GCRA); interval 0 disables it.
-	interval, tau int64
 }
 
 type shard struct {
@@ -87,7 +72,6 @@ type record struct {
 	device  string
 	entries []entry // sorted by BID
 	expires int64
-	tat     int64  // rate limiter: theoretical arrival time (GCRA)
 	gen     uint32 // generation of its current expiry heap item
 	seq     uint16
 	primary int8 // index into entries, -1 if none is observed
@@ -111,12 +95,6 @@ func NewCache(cfg Config) *Cache {
 	if cfg.MaxLifetime <= 0 {
 		cfg.MaxLifetime = DefaultMaxLifetime
 	}
-	if cfg.UpdateRate == 0 {
-		cfg.UpdateRate = DefaultUpdateRate
-	}
-	if cfg.UpdateBurst <= 0 {
-		cfg.UpdateBurst = DefaultUpdateBurst
-	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -132,10 +110,6 @@ func NewCache(cfg Config) *Cache {
 		seed:   maphash.MakeSeed(),
 		shards: make([]shard, defaultShards),
 		log:    log.With("component", "binding"),
-	}
-	if cfg.UpdateRate > 0 {
-		c.interval = int64(float64(time.Second) / cfg.UpdateRate)
-		c.tau = c.interval * int64(cfg.UpdateBurst-1)
 	}
 	for i := range c.shards {
 		c.shards[i].m = make(map[string]*record)
@@ -237,44 +211,40 @@ func (c *Cache) Range(f func(Binding) bool) {
 }
 
 // Remove deletes the device's binding (deregistration by the home agent,
-// revocation) and reports whether there was one. It emits EventRemoved.
-// The record's memory is released when its queued expiry time passes and
-// Expire discards the item.
-func (c *Cache) Remove(now time.Time, device string) bool {
+// revocation) and reports whether there was one, with its EventRemoved
+// for the caller to act on. The record's memory is released when its
+// queued expiry time passes and Expire discards the item.
+func (c *Cache) Remove(now time.Time, device string) (Event, bool) {
 	s := c.shard(device)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.m[device]
 	if !ok {
-		return false
+		return Event{}, false
 	}
-	c.dropLocked(s, r, now, EventRemoved)
-	return true
+	return c.dropLocked(s, r, now, EventRemoved), true
 }
 
-// dropLocked removes r from its shard and emits kind.
-func (c *Cache) dropLocked(s *shard, r *record, now time.Time, kind EventKind) {
+// dropLocked removes r from its shard and returns the event of kind that
+// says so.
+func (c *Cache) dropLocked(s *shard, r *record, now time.Time, kind EventKind) Event {
 	var prev netip.AddrPort
 	if r.primary >= 0 {
 		prev = r.entries[r.primary].observed
 	}
 	delete(s.m, r.device)
 	r.gen++ // its queued heap items are garbage now
-	c.emit(Event{Kind: kind, Device: r.device, Time: now, Sequence: r.seq, Previous: prev})
+	return Event{Kind: kind, Device: r.device, Time: now, Sequence: r.seq, Previous: prev}
 }
 
-func (c *Cache) emit(ev Event) {
-	if c.cfg.OnEvent != nil {
-		c.cfg.OnEvent(ev)
-	}
-}
-
-// Expire removes every binding whose lifetime ended at or before now,
-// emitting EventExpired for each, and returns how many it removed. It
-// looks only at the head of each shard's expiry heap (see expiryHeap).
-func (c *Cache) Expire(now time.Time) int {
+// Expire removes every binding whose lifetime ended at or before now and
+// appends an EventExpired for each to dst, which it returns. It looks only
+// at the head of each shard's expiry heap (see expiryHeap). The bindings
+// are gone when it returns; the caller retires their peers. By then a
+// device may have a binding again (an update that came in between), which
+// the caller checks before acting on the event.
+func (c *Cache) Expire(now time.Time, dst []Event) []Event {
 	t := now.UnixNano()
-	n := 0
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
@@ -287,13 +257,12 @@ func (c *Cache) Expire(now time.Time) int {
 				s.heap.requeueTop(r.expires)
 			default:
 				s.heap.pop()
-				c.dropLocked(s, r, now, EventExpired)
-				n++
+				dst = append(dst, c.dropLocked(s, r, now, EventExpired))
 			}
 		}
 		s.mu.Unlock()
 	}
-	return n
+	return dst
 }
 
 // NextExpiry returns when Expire may next have work, for a caller that
@@ -319,19 +288,25 @@ func (c *Cache) NextExpiry() (time.Time, bool) {
 }
 
 // Run expires bindings every Config.SweepInterval, reading Config.Now,
-// until ctx is done; it then returns ctx.Err(). It is the cache's only
-// goroutine and is owned by the caller.
+// until ctx is done; it then returns ctx.Err(). It discards the expiry
+// events, so it is for a caller with nothing to retire when a binding
+// expires (a test's fake home agent); a caller with a data plane calls
+// Expire itself and acts on the events. Run is the cache's only goroutine
+// and is owned by the caller.
 func (c *Cache) Run(ctx context.Context) error {
 	t := time.NewTicker(c.cfg.SweepInterval)
 	defer t.Stop()
+	var evs []Event
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-t.C:
-			if n := c.Expire(c.cfg.Now()); n > 0 {
-				c.log.Debug("bindings expired", "count", n)
+			evs = c.Expire(c.cfg.Now(), evs[:0])
+			if len(evs) > 0 {
+				c.log.Debug("bindings expired", "count", len(evs))
 			}
+			clear(evs) // keep no device names alive
 		}
 	}
 }

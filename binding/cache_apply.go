@@ -11,15 +11,16 @@ import (
 // observed — the source address:port the home agent saw, which becomes
 // the care-of address of the entry named by bu.Via (NAT-safe); the other
 // entries are standby paths that keep the address they were last seen
-// from. It is a pure decision on the cache's state plus the events it
-// emits; the caller sends the ack.
+// from. It is a pure decision on the cache's state; the caller sends the
+// ack. Apply is for callers with no data plane to drive: it discards the
+// Event that ApplyInto returns.
 //
 // The returned ack is always the one to send (unless the update succeeded
 // without FlagAck). On rejection the error is an *Error with the same
-// status, and nothing in the cache changed — except that the update still
-// counted against the device's rate limit. The order of checks is:
-// malformed, rate limited, stale sequence, Config.Check (devices without
-// a binding), too many care-of entries; then a lifetime above
+// status, and nothing in the cache changed. The order of checks is:
+// malformed, stale sequence, too many care-of entries (whether the device
+// may have a binding at all, and whether it is over its rate limit, are
+// the caller's questions, asked before; see Limiter); then a lifetime above
 // Config.MaxLifetime is shortened (StatusLifetimeShortened), and a
 // lifetime of 0 or FlagDeregister removes the binding.
 //
@@ -27,24 +28,30 @@ import (
 // ties go to the path seen most recently, then to the lower binding id.
 func (c *Cache) Apply(now time.Time, device string, bu *BindingUpdate, observed netip.AddrPort) (BindingAck, error) {
 	var ack BindingAck
-	err := c.ApplyInto(&ack, now, device, bu, observed)
+	_, err := c.ApplyInto(&ack, now, device, bu, observed)
 	return ack, err
 }
 
 // ApplyInto is Apply writing the ack into *ack and reusing its Entries
-// slice, so that a steady stream of updates does not allocate.
-func (c *Cache) ApplyInto(ack *BindingAck, now time.Time, device string, bu *BindingUpdate, observed netip.AddrPort) error {
+// slice, so that a steady stream of updates does not allocate, and
+// returning the change for the data plane: EventAdded, EventMoved or
+// EventPrimaryChanged with the endpoint to point the peer at, EventRemoved
+// for a deregistration that removed a binding, or an Event with Kind 0
+// when the endpoint stays as it was (a refresh, a rejection). The caller
+// acts on it before it sends the ack, so that the downlink has moved when
+// the device learns its update was accepted.
+func (c *Cache) ApplyInto(ack *BindingAck, now time.Time, device string, bu *BindingUpdate, observed netip.AddrPort) (Event, error) {
 	*ack = BindingAck{Observed: observed, Entries: ack.Entries[:0]}
 	if bu == nil {
-		return reject(ack, StatusMalformed, "no update")
+		return Event{}, reject(ack, StatusMalformed, "no update")
 	}
 	ack.Sequence = bu.Sequence
 	dereg := bu.Lifetime == 0 || bu.Flags&FlagDeregister != 0
 	if reason := validate(device, bu, observed, dereg); reason != "" {
-		return reject(ack, StatusMalformed, reason)
+		return Event{}, reject(ack, StatusMalformed, reason)
 	}
 	if len(bu.Entries) > MaxCareOfEntries {
-		return reject(ack, StatusTooManyCareOf, "update lists too many entries")
+		return Event{}, reject(ack, StatusTooManyCareOf, "update lists too many entries")
 	}
 
 	s := c.shard(device)
@@ -53,31 +60,24 @@ func (c *Cache) ApplyInto(ack *BindingAck, now time.Time, device string, bu *Bin
 	t := now.UnixNano()
 	r := s.m[device]
 	if r != nil {
-		if !c.allowLocked(r, t) {
-			ack.Sequence = r.seq
-			return reject(ack, StatusRateLimited, "")
-		}
 		if !SeqNewer(bu.Sequence, r.seq) {
 			ack.Sequence = r.seq
 			ack.Status = StatusStaleSequence
-			return &Error{Status: StatusStaleSequence, Sequence: r.seq}
-		}
-	} else if c.cfg.Check != nil && !dereg {
-		if st := c.cfg.Check(device); !st.OK() {
-			return reject(ack, st, "")
+			return Event{}, &Error{Status: StatusStaleSequence, Sequence: r.seq}
 		}
 	}
 
 	if dereg {
+		var ev Event
 		if r != nil {
-			c.dropLocked(s, r, now, EventRemoved)
+			ev = c.dropLocked(s, r, now, EventRemoved)
 		}
 		ack.Status = StatusAccepted
-		return nil
+		return ev, nil
 	}
 
 	if n := c.countAfter(r, bu); n > c.cfg.MaxCareOf {
-		return reject(ack, StatusTooManyCareOf, "")
+		return Event{}, reject(ack, StatusTooManyCareOf, "")
 	}
 
 	status, granted := StatusAccepted, bu.Lifetime
@@ -90,7 +90,6 @@ func (c *Cache) ApplyInto(ack *BindingAck, now time.Time, device string, bu *Bin
 	var oldAddr netip.AddrPort
 	if isNew {
 		r = &record{device: strings.Clone(device), primary: -1}
-		c.allowLocked(r, t) // the first update counts too
 	} else if r.primary >= 0 {
 		oldBID, oldAddr = r.entries[r.primary].bid, r.entries[r.primary].observed
 	}
@@ -142,9 +141,6 @@ func (c *Cache) ApplyInto(ack *BindingAck, now time.Time, device string, bu *Bin
 	case p.observed != oldAddr:
 		ev.Kind = EventMoved
 	}
-	if ev.Kind != 0 {
-		c.emit(ev)
-	}
 
 	ack.Status, ack.Lifetime = status, granted
 	for i, e := range r.entries {
@@ -157,7 +153,10 @@ func (c *Cache) ApplyInto(ack *BindingAck, now time.Time, device string, bu *Bin
 		}
 		ack.Entries = append(ack.Entries, EntryStatus{BID: e.bid, Status: StatusAccepted, Flags: f})
 	}
-	return nil
+	if ev.Kind == 0 {
+		ev = Event{}
+	}
+	return ev, nil
 }
 
 func reject(ack *BindingAck, st Status, reason string) error {
@@ -193,21 +192,6 @@ func validate(device string, bu *BindingUpdate, observed netip.AddrPort, dereg b
 		return "via does not name a listed entry"
 	}
 	return ""
-}
-
-// allowLocked is the per-device token bucket, as a generic cell rate
-// algorithm: one timestamp per device instead of a token count and a
-// refill time.
-func (c *Cache) allowLocked(r *record, t int64) bool {
-	if c.interval == 0 {
-		return true
-	}
-	tat := max(r.tat, t) + c.interval
-	if tat-t > c.tau+c.interval {
-		return false
-	}
-	r.tat = tat
-	return true
 }
 
 // countAfter is the number of entries r would hold after bu.

@@ -64,14 +64,48 @@ func kinds(es []Event) []EventKind {
 	return k
 }
 
-func newTestCache(t *testing.T, cfg Config) (*Cache, *recorder) {
-	t.Helper()
-	rec := &recorder{}
-	cfg.OnEvent = rec.add
-	return NewCache(cfg), rec
+// recCache is a Cache whose Apply, Remove and Expire record the events
+// they return, as a caller acting on them would see them.
+type recCache struct {
+	*Cache
+	rec *recorder
 }
 
-func mustApply(t *testing.T, c *Cache, now time.Time, dev string, bu *BindingUpdate, obs netip.AddrPort) BindingAck {
+func (c recCache) Apply(now time.Time, dev string, bu *BindingUpdate, obs netip.AddrPort) (BindingAck, error) {
+	var ack BindingAck
+	ev, err := c.Cache.ApplyInto(&ack, now, dev, bu, obs)
+	if ev.Kind != 0 {
+		c.rec.add(ev)
+	}
+	return ack, err
+}
+
+func (c recCache) Remove(now time.Time, dev string) bool {
+	ev, ok := c.Cache.Remove(now, dev)
+	if ok {
+		if ev.Kind != EventRemoved || ev.Device != dev {
+			panic(fmt.Sprintf("Remove returned %+v", ev))
+		}
+		c.rec.add(ev)
+	}
+	return ok
+}
+
+func (c recCache) Expire(now time.Time) int {
+	evs := c.Cache.Expire(now, nil)
+	for _, ev := range evs {
+		c.rec.add(ev)
+	}
+	return len(evs)
+}
+
+func newTestCache(t *testing.T, cfg Config) (recCache, *recorder) {
+	t.Helper()
+	rec := &recorder{}
+	return recCache{NewCache(cfg), rec}, rec
+}
+
+func mustApply(t *testing.T, c recCache, now time.Time, dev string, bu *BindingUpdate, obs netip.AddrPort) BindingAck {
 	t.Helper()
 	ack, err := c.Apply(now, dev, bu, obs)
 	if err != nil {
@@ -81,15 +115,6 @@ func mustApply(t *testing.T, c *Cache, now time.Time, dev string, bu *BindingUpd
 }
 
 func TestApplyStatuses(t *testing.T) {
-	check := func(dev string) Status {
-		switch dev {
-		case "ghost":
-			return StatusUnknownDevice
-		case "revoked":
-			return StatusRevoked
-		}
-		return StatusAccepted
-	}
 	cases := []struct {
 		name    string
 		cfg     Config
@@ -111,12 +136,9 @@ func TestApplyStatuses(t *testing.T) {
 		{name: "malformed: negative lifetime", dev: "dev", bu: &BindingUpdate{Sequence: 1, Lifetime: -1, Via: 1, Entries: []CareOf{wifiEntry(1)}}, obs: wifiAddr, status: StatusMalformed, seq: 1},
 		{name: "stale sequence", prepare: []*BindingUpdate{update(15, bidWiFi, wifiEntry(1))}, dev: "dev", bu: update(14, bidWiFi, wifiEntry(1)), obs: wifiAddr, status: StatusStaleSequence, seq: 15},
 		{name: "replayed sequence", prepare: []*BindingUpdate{update(15, bidWiFi, wifiEntry(1))}, dev: "dev", bu: update(15, bidWiFi, wifiEntry(1)), obs: wifiAddr, status: StatusStaleSequence, seq: 15},
-		{name: "unknown device", cfg: Config{Check: check}, dev: "ghost", bu: update(1, bidWiFi, wifiEntry(1)), obs: wifiAddr, status: StatusUnknownDevice, seq: 1},
-		{name: "revoked", cfg: Config{Check: check}, dev: "revoked", bu: update(1, bidWiFi, wifiEntry(1)), obs: wifiAddr, status: StatusRevoked, seq: 1},
 		{name: "too many care-of", cfg: Config{MaxCareOf: 1}, dev: "dev", bu: update(1, bidWiFi, wifiEntry(1), cellEntry(1)), obs: wifiAddr, status: StatusTooManyCareOf, seq: 1},
 		{name: "too many care-of with existing", cfg: Config{MaxCareOf: 1}, prepare: []*BindingUpdate{update(1, bidWiFi, wifiEntry(1))}, dev: "dev", bu: update(2, bidCell, cellEntry(1)), obs: cellAddr, status: StatusTooManyCareOf, seq: 2},
 		{name: "too many on the wire", dev: "dev", bu: update(1, 0, make([]CareOf, MaxCareOfEntries+1)...), obs: wifiAddr, status: StatusMalformed, seq: 1}, // duplicate bids
-		{name: "rate limited", cfg: Config{UpdateRate: 1, UpdateBurst: 1}, prepare: []*BindingUpdate{update(1, bidWiFi, wifiEntry(1))}, dev: "dev", bu: update(2, bidWiFi, wifiEntry(1)), obs: wifiAddr, status: StatusRateLimited, seq: 1},
 		{name: "deregister unknown binding", dev: "dev", bu: &BindingUpdate{Sequence: 3}, obs: wifiAddr, status: StatusAccepted, seq: 3},
 	}
 	for _, tc := range cases {
@@ -329,38 +351,54 @@ func TestLifetimeZeroDeregisters(t *testing.T) {
 	}
 }
 
-func TestRateLimitRefills(t *testing.T) {
-	c, _ := newTestCache(t, Config{UpdateRate: 2, UpdateBurst: 3})
-	seq := uint16(0)
-	apply := func(now time.Time) error {
-		seq++
-		_, err := c.Apply(now, "d", update(seq, bidWiFi, wifiEntry(1)), wifiAddr)
-		return err
-	}
+func TestLimiterRefills(t *testing.T) {
+	l := NewLimiter(2, 3)
+	var tat, other int64
 	for i := range 3 {
-		if err := apply(t0); err != nil {
-			t.Fatalf("burst update %d: %v", i, err)
+		if !l.Allow(&tat, t0) {
+			t.Fatalf("burst message %d refused", i)
 		}
 	}
-	if err := apply(t0); !errors.Is(err, ErrRateLimited) {
-		t.Fatalf("4th update: %v", err)
+	if l.Ready(tat, t0) || l.Allow(&tat, t0) {
+		t.Fatal("4th message allowed")
 	}
-	if err := apply(t0.Add(400 * time.Millisecond)); !errors.Is(err, ErrRateLimited) {
-		t.Fatalf("before refill: %v", err)
+	if !l.Ready(tat, t0.Add(500*time.Millisecond)) {
+		t.Fatal("not ready after the refill")
 	}
-	if err := apply(t0.Add(500 * time.Millisecond)); err != nil {
-		t.Fatalf("after refill: %v", err)
+	if l.Allow(&tat, t0.Add(400*time.Millisecond)) {
+		t.Fatal("allowed before the refill")
 	}
-	// Other devices are not affected.
-	if _, err := c.Apply(t0, "other", update(1, bidWiFi, wifiEntry(1)), wifiAddr); err != nil {
-		t.Fatal(err)
+	if !l.Allow(&tat, t0.Add(500*time.Millisecond)) {
+		t.Fatal("refused after the refill")
 	}
-	// A negative rate disables the limit.
-	c2, _ := newTestCache(t, Config{UpdateRate: -1})
-	for i := range 100 {
-		if _, err := c2.Apply(t0, "d", update(uint16(i+1), bidWiFi, wifiEntry(1)), wifiAddr); err != nil {
-			t.Fatal(err)
+	// A clock stepped back does not leave the bucket empty for as long.
+	stepped := tat
+	if !l.Allow(&stepped, t0.Add(-time.Hour)) {
+		t.Fatal("refused after the clock was stepped back")
+	}
+	// Another bucket is not affected.
+	if !l.Allow(&other, t0) {
+		t.Fatal("another bucket refused")
+	}
+	// A negative rate, and the zero Limiter, allow everything.
+	for _, l := range []Limiter{NewLimiter(-1, 0), {}} {
+		var tat int64
+		for i := range 100 {
+			if !l.Allow(&tat, t0) {
+				t.Fatalf("message %d refused by %+v", i, l)
+			}
 		}
+	}
+	// Defaults: DefaultUpdateBurst at once.
+	d := NewLimiter(0, 0)
+	tat = 0
+	for i := range DefaultUpdateBurst {
+		if !d.Allow(&tat, t0) {
+			t.Fatalf("default burst message %d refused", i)
+		}
+	}
+	if d.Allow(&tat, t0) {
+		t.Fatal("default burst exceeded")
 	}
 }
 
@@ -464,7 +502,8 @@ func TestRunExpires(t *testing.T) {
 		if c.Len() != 0 {
 			t.Fatal("not expired after lifetime + sweep interval")
 		}
-		if ev := rec.take(); len(ev) != 2 || ev[1].Kind != EventExpired {
+		// Run discards the expiry: only the addition was seen.
+		if ev := rec.take(); len(ev) != 1 || ev[0].Kind != EventAdded {
 			t.Fatalf("events %+v", ev)
 		}
 		cancel()
@@ -475,19 +514,11 @@ func TestRunExpires(t *testing.T) {
 }
 
 // TestConcurrentApply hammers the cache from many goroutines and checks
-// that each device's events arrive in sequence order.
+// that every event returned describes the update that caused it.
 func TestConcurrentApply(t *testing.T) {
 	var mu sync.Mutex
-	last := map[string]uint16{}
 	bad := 0
-	c := NewCache(Config{UpdateRate: -1, OnEvent: func(e Event) {
-		mu.Lock()
-		defer mu.Unlock()
-		if l, ok := last[e.Device]; ok && e.Kind != EventAdded && !SeqNewer(e.Sequence, l) {
-			bad++
-		}
-		last[e.Device] = e.Sequence
-	}})
+	c := NewCache(Config{})
 	const workers, devices, rounds = 8, 32, 200
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -499,10 +530,16 @@ func TestConcurrentApply(t *testing.T) {
 					dev := fmt.Sprintf("d%d", d)
 					seq := uint16(r*workers + w + 1)
 					obs := netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, 100, byte(w)}), uint16(r))
-					c.Apply(t0, dev, update(seq, bidWiFi, wifiEntry(1)), obs)
+					var ack BindingAck
+					ev, err := c.ApplyInto(&ack, t0, dev, update(seq, bidWiFi, wifiEntry(1)), obs)
+					if err == nil && ev.Kind != 0 && (ev.Device != dev || ev.Sequence != seq || ev.Endpoint != obs) {
+						mu.Lock()
+						bad++
+						mu.Unlock()
+					}
 					if r%50 == 0 {
 						c.Lookup(dev)
-						c.Expire(t0)
+						c.Expire(t0, nil)
 					}
 				}
 			}
@@ -510,7 +547,7 @@ func TestConcurrentApply(t *testing.T) {
 	}
 	wg.Wait()
 	if bad != 0 {
-		t.Fatalf("%d events out of order", bad)
+		t.Fatalf("%d events describe another update", bad)
 	}
 	if c.Len() != devices {
 		t.Fatalf("len %d", c.Len())
@@ -518,15 +555,15 @@ func TestConcurrentApply(t *testing.T) {
 }
 
 func TestApplyIntoDoesNotAllocate(t *testing.T) {
-	c := NewCache(Config{UpdateRate: -1})
+	c := NewCache(Config{})
 	bu := update(1, bidWiFi, wifiEntry(1), cellEntry(2))
 	var ack BindingAck
-	if err := c.ApplyInto(&ack, t0, "d", bu, wifiAddr); err != nil {
+	if _, err := c.ApplyInto(&ack, t0, "d", bu, wifiAddr); err != nil {
 		t.Fatal(err)
 	}
 	allocs := testing.AllocsPerRun(100, func() {
 		bu.Sequence++
-		if err := c.ApplyInto(&ack, t0, "d", bu, wifiAddr); err != nil {
+		if _, err := c.ApplyInto(&ack, t0, "d", bu, wifiAddr); err != nil {
 			t.Fatal(err)
 		}
 	})

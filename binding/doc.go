@@ -166,15 +166,18 @@
 //
 // Cache holds, per device, its care-of entries (binding id, kind,
 // priority, observed and local address, last seen), the last accepted
-// sequence number, the expiry time and a rate-limit timestamp.
-// Cache.Apply is the pure decision on a BindingUpdate: validate, rate
-// limit (a per-device token bucket kept as one GCRA timestamp), compare
-// sequence numbers (SeqNewer), ask Config.Check about devices without a
-// binding, bound the number of entries, cap the lifetime, then update the
-// entries — the entry named by Via takes the observed source address as
-// its care-of address — and choose the primary: the observed entry with
-// the highest priority, then the most recently seen, then the lowest
-// binding id. A rejected update changes nothing but the rate limit.
+// sequence number and the expiry time. Cache.Apply is the pure decision on
+// a BindingUpdate: validate, compare sequence numbers (SeqNewer), bound
+// the number of entries, cap the lifetime, then update the entries — the
+// entry named by Via takes the observed source address as its care-of
+// address — and choose the primary: the observed entry with the highest
+// priority, then the most recently seen, then the lowest binding id. A
+// rejected update changes nothing.
+//
+// Rate limiting is not the cache's: a binding comes and goes (expiry,
+// deregistration), and a limit kept with it would start afresh each time.
+// Limiter is the per-device token bucket (one GCRA timestamp) the home
+// agent keeps with the device and applies to every message type.
 //
 // Concurrency: 64 shards chosen by a keyed hash of the device name, each
 // with a mutex, a map and a lazy binary min-heap of expiry times: Expire
@@ -183,11 +186,13 @@
 // expiryHeap). Run calls Expire every Config.SweepInterval with the
 // injected clock.
 //
-// Change notifications go to Config.OnEvent (a hook, not a channel): it
-// is called synchronously with the device's shard locked, so one device's
-// events arrive in order and the data plane has been re-pointed before
-// Apply returns the ack to send (DESIGN.md: re-point before acknowledging).
-// The hook must be quick and must not call back into the Cache.
+// The cache calls nothing back and holds no lock of its own while its
+// caller works: ApplyInto, Remove and Expire return their changes as
+// Events, and the caller applies them — re-pointing the data plane before
+// it sends the ack (DESIGN.md: re-point before acknowledging) — after the
+// call returned. Ordering one device's events is the caller's: the home
+// agent serialises each device's updates, removals and the application of
+// their events under a per-device lock.
 //
 // Measured with go test -run '^$' -bench . -cpu 1 ./binding on the shared
 // 2-core development VM (wall-clock figures vary with the neighbours'

@@ -215,7 +215,7 @@ func FuzzApply(f *testing.F) {
 			}
 			bu.Sequence += uint16(step)
 			now = now.Add(time.Duration(step) * time.Second)
-			c.Expire(now)
+			c.Expire(now, nil)
 		}
 	})
 }

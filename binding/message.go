@@ -18,7 +18,10 @@ const DefaultPort = 51830
 
 // Wire limits of list and string fields.
 const (
-	maxString = 255
+	// MaxStringLen is the longest string field in bytes (names, reasons,
+	// the search domain).
+	MaxStringLen = 255
+	maxString    = MaxStringLen
 	// MaxCareOfEntries is the most care-of entries one BindingUpdate can
 	// carry on the wire; the cache's own limit (Config.MaxCareOf) is lower.
 	MaxCareOfEntries = 16

@@ -125,6 +125,49 @@ func (s *Server) NewToken(name string) (adminapi.AddDeviceResult, error) {
 	return adminapi.AddDeviceResult{Device: s.view(d), Token: tok, Expires: exp}, nil
 }
 
+// Tokens implements adminapi.Backend: the device's enrolment tokens, by
+// the hash the store keeps.
+func (s *Server) Tokens(name string) ([]adminapi.TokenInfo, error) {
+	d, err := s.device(name)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := s.st.Tokens(s.adminCtx(), d.id)
+	if err != nil {
+		return nil, mapStoreErr(err)
+	}
+	now := s.now()
+	out := make([]adminapi.TokenInfo, 0, len(ts))
+	for _, t := range ts {
+		ti := adminapi.TokenInfo{ID: hex.EncodeToString(t.Hash[:8]), Created: t.Created, Expires: t.Expires, Used: t.Used}
+		switch {
+		case !t.Used.IsZero():
+			ti.State = "used"
+		case !now.Before(t.Expires):
+			ti.State = "expired"
+		default:
+			ti.State = "valid"
+		}
+		out = append(out, ti)
+	}
+	return out, nil
+}
+
+// CancelTokens implements adminapi.Backend: the device's unredeemed
+// tokens stop working.
+func (s *Server) CancelTokens(name string) (adminapi.CancelTokensResult, error) {
+	d, err := s.device(name)
+	if err != nil {
+		return adminapi.CancelTokensResult{}, err
+	}
+	n, err := s.st.CancelTokens(s.adminCtx(), d.id)
+	if err != nil {
+		return adminapi.CancelTokensResult{}, mapStoreErr(err)
+	}
+	s.log.Info("enrolment tokens cancelled", "device", d.name, "id", d.id, "cancelled", n)
+	return adminapi.CancelTokensResult{Cancelled: n}, nil
+}
+
 // newToken stores a fresh one-time token for device id and returns its
 // printable form.
 func (s *Server) newToken(id string, now time.Time) (string, time.Time, error) {
@@ -175,21 +218,28 @@ func (s *Server) RevokeDevice(name string) (adminapi.Device, error) {
 	if err != nil {
 		return adminapi.Device{}, err
 	}
+	// The device lock is held from the store's revocation until the peer
+	// is gone: a registration of the device either finished before (and
+	// its peer is removed here) or checks afterwards and is refused.
+	ds := s.devState(d.id)
+	ds.mu.Lock()
 	now := s.now()
 	if err := s.st.RevokeDevice(s.adminCtx(), d.id, now); err != nil {
+		ds.mu.Unlock()
 		return adminapi.Device{}, mapStoreErr(err)
 	}
 	dev, err := s.st.Device(s.adminCtx(), d.id)
 	if err != nil {
+		ds.mu.Unlock()
 		return adminapi.Device{}, mapStoreErr(err)
 	}
 	d = s.idx.put(dev)
-	s.cache.Remove(now, d.id)
-	if !d.wg.IsZero() {
-		s.removePeer(d, "revoked")
+	if ev, ok := s.cache.Remove(now, d.id); ok {
+		s.applyEventLocked(ds, ev)
 	}
+	s.removePeerLocked(ds, d, "revoked")
+	s.clearPendingLocked(ds)
 	s.mu.Lock()
-	delete(s.pending, d.id)
 	var victims []*session
 	for ss := range s.conns {
 		if ss.device == d.id || string(ss.ikey) == d.ikey && d.ikey != "" {
@@ -198,9 +248,9 @@ func (s *Server) RevokeDevice(name string) (adminapi.Device, error) {
 	}
 	delete(s.sessions, d.id)
 	s.mu.Unlock()
+	ds.mu.Unlock()
 	for _, ss := range victims {
-		ss.write(&binding.Deregister{Status: binding.StatusRevoked, Reason: "revoked by the administrator"})
-		ss.endSoon(codeRevoked, revokeGrace)
+		ss.endWith(&binding.Deregister{Status: binding.StatusRevoked, Reason: "revoked by the administrator"}, codeRevoked, revokeGrace)
 	}
 	s.log.Info("device revoked", "device", d.name, "id", d.id, "connections_closed", len(victims))
 	return s.view(d), nil
@@ -218,14 +268,21 @@ func (s *Server) RenameDevice(name, newName string) (adminapi.Device, error) {
 	if other, ok := s.idx.lookupName(newName); ok && other.id != d.id {
 		return adminapi.Device{}, fmt.Errorf("%w: device %q exists", adminapi.ErrConflict, newName)
 	}
+	// Under the device lock, so that the record read back cannot be
+	// older than a re-enrolment's keys put into the index meanwhile.
+	ds := s.devState(d.id)
+	ds.mu.Lock()
 	if err := s.st.RenameDevice(s.adminCtx(), d.id, newName); err != nil {
+		ds.mu.Unlock()
 		return adminapi.Device{}, mapStoreErr(err)
 	}
 	dev, err := s.st.Device(s.adminCtx(), d.id)
 	if err != nil {
+		ds.mu.Unlock()
 		return adminapi.Device{}, mapStoreErr(err)
 	}
 	d = s.idx.put(dev)
+	ds.mu.Unlock()
 	s.log.Info("device renamed", "from", name, "to", newName, "id", d.id)
 	return s.view(d), nil
 }
@@ -241,21 +298,25 @@ func (s *Server) ReserveAddr(name string, addr netip.Addr) (adminapi.Device, err
 	if !addr.IsValid() {
 		return adminapi.Device{}, fmt.Errorf("%w: no address", adminapi.ErrInvalid)
 	}
+	ds := s.devState(d.id)
+	ds.mu.Lock()
 	if err := lease.ReserveVIP(s.adminCtx(), s.st, s.pool, d.id, addr.Unmap(), s.now()); err != nil {
+		ds.mu.Unlock()
 		return adminapi.Device{}, mapStoreErr(err)
 	}
 	leases, err := s.st.Leases(s.adminCtx(), d.id)
 	if err != nil {
+		ds.mu.Unlock()
 		return adminapi.Device{}, mapStoreErr(err)
 	}
 	d, _ = s.idx.setVIPs(d.id, leases)
+	if !ds.peer.IsZero() {
+		s.setPeerLocked(ds, d, netip.AddrPort{})
+	}
+	ds.mu.Unlock()
 	s.mu.Lock()
-	_, live := s.live[d.wg]
 	ss := s.sessions[d.id]
 	s.mu.Unlock()
-	if live {
-		s.setPeer(d, netip.AddrPort{})
-	}
 	if ss != nil {
 		ss.conn.CloseWithError(codeSuperseded, "addresses changed; register again")
 	}
@@ -279,11 +340,11 @@ func (s *Server) Bindings() ([]adminapi.Binding, error) {
 		}
 		ab := adminapi.Binding{Device: d.name, VIP4: d.vip4, VIP6: d.vip6, Primary: b.Primary,
 			Sequence: b.Sequence, Expires: b.Expires}
-		s.mu.Lock()
-		if st := s.bstate[d.id]; st != nil {
-			ab.Since, ab.LastHandover = st.since, st.lastHandover
+		if ds := s.devStateIfAny(d.id); ds != nil {
+			ds.mu.Lock()
+			ab.Since, ab.LastHandover = ds.since, ds.lastHandover
+			ds.mu.Unlock()
 		}
-		s.mu.Unlock()
 		for _, e := range b.Entries {
 			ab.CareOf = append(ab.CareOf, adminapi.CareOf{BID: e.BID, Kind: e.Kind.String(), Priority: e.Priority,
 				Observed: e.Observed, Local: e.Local, Primary: e.Primary})
@@ -339,9 +400,8 @@ func (s *Server) Drain() (adminapi.DrainResult, error) {
 	}
 	s.mu.Unlock()
 	for _, ss := range all {
-		if err := ss.write(msg); err == nil {
-			res.Switched++
-		}
+		ss.endWith(msg, codeDrained, drainGrace)
+		res.Switched++
 	}
 	s.log.Info("draining", "devices_notified", res.Switched, "target", res.Target)
 	close(s.drainDone)
@@ -374,6 +434,9 @@ func (s *Server) ExportDevice(name string) (adminapi.Export, error) {
 	if err != nil {
 		return adminapi.Export{}, fmt.Errorf("homeagent: %w", err)
 	}
+	ds := s.devState(d.id)
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
 	now := s.now()
 	var secret [binding.SecretSize]byte
 	rand.Read(secret[:])
@@ -388,9 +451,7 @@ func (s *Server) ExportDevice(name string) (adminapi.Export, error) {
 	if err := s.static.set(d.id, true); err != nil {
 		return adminapi.Export{}, err
 	}
-	if !d.wg.IsZero() {
-		s.removePeer(d, "re-exported")
-	}
+	s.removePeerLocked(ds, d, "re-exported")
 	leases, err := lease.AssignVIPs(s.adminCtx(), s.st, s.pool, d.id, now)
 	if err != nil {
 		return adminapi.Export{}, mapStoreErr(err)
@@ -398,7 +459,7 @@ func (s *Server) ExportDevice(name string) (adminapi.Export, error) {
 	s.idx.put(dev)
 	s.idx.setStatic(d.id, true)
 	d, _ = s.idx.setVIPs(d.id, leases)
-	if err := s.setPeer(d, netip.AddrPort{}); err != nil {
+	if err := s.setPeerLocked(ds, d, netip.AddrPort{}); err != nil {
 		return adminapi.Export{}, fmt.Errorf("homeagent: adding peer: %w", err)
 	}
 	s.log.Info("device exported as wg-quick", "device", d.name, "vip4", d.vip4, "vip6", d.vip6)

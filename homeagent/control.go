@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
@@ -26,6 +27,7 @@ const (
 	codeRevoked    quic.ApplicationErrorCode = 2
 	codeProtocol   quic.ApplicationErrorCode = 3 // unrecoverable framing error
 	codeDrained    quic.ApplicationErrorCode = 4
+	codeRefused    quic.ApplicationErrorCode = 5 // an unauthenticated request was refused
 )
 
 // streamTimeout bounds the wait for the control stream after the
@@ -39,32 +41,89 @@ type session struct {
 	ikey     ed25519.PublicKey
 	accepted time.Time // monotonic: when the connection was accepted
 
-	wmu sync.Mutex // serialises writes from the handler and admin calls
-
 	// device is the id after a successful Register: written by the
 	// connection's goroutine with Server.mu held, read by others with it.
 	device string
 	// closeCode is the code the connection is closed with when its
-	// goroutine ends (set before ending it with endSoon).
+	// goroutine ends (set before ending it with endSoon or endWith).
 	closeCode atomic.Uint64
 	// Owned by the connection's goroutine.
 	anyBU   bool
 	scratch binding.BindingAck
+	// tat is the rate-limit state of messages that count against no
+	// device (heartbeats before a registration).
+	tat int64
+
+	// nmu guards notice and grace: the last message other goroutines
+	// (revocation, drain) want sent before the connection ends. Only the
+	// connection's goroutine writes to the stream, so a peer that stops
+	// reading blocks nobody else.
+	nmu    sync.Mutex
+	notice binding.Message
+	grace  time.Duration
 }
+
+// errEnding: the connection is ending with a notice; no more replies.
+var errEnding = errors.New("homeagent: control connection ending")
 
 // endSoon makes the connection's goroutine close the connection with code
 // after grace, leaving time for the messages written so far to arrive
-// (closing at once would discard them).
+// (closing at once would discard them). Only the connection's goroutine
+// calls it.
 func (ss *session) endSoon(code quic.ApplicationErrorCode, grace time.Duration) {
 	ss.closeCode.Store(uint64(code))
 	ss.stream.SetReadDeadline(time.Now().Add(grace))
 }
 
+// endWith makes the connection's goroutine send m, wait up to grace for it
+// to arrive and close the connection with code. It returns at once: a
+// write stuck on a peer that does not read is given grace to finish. The
+// first notice wins.
+func (ss *session) endWith(m binding.Message, code quic.ApplicationErrorCode, grace time.Duration) {
+	ss.nmu.Lock()
+	defer ss.nmu.Unlock()
+	if ss.notice != nil {
+		return
+	}
+	ss.notice, ss.grace = m, grace
+	ss.closeCode.Store(uint64(code))
+	now := time.Now()
+	ss.stream.SetReadDeadline(now)
+	ss.stream.SetWriteDeadline(now.Add(grace))
+}
+
+// write sends m; only the connection's goroutine calls it.
 func (ss *session) write(m binding.Message) error {
-	ss.wmu.Lock()
-	defer ss.wmu.Unlock()
+	ss.nmu.Lock()
+	if ss.notice != nil {
+		ss.nmu.Unlock()
+		return errEnding
+	}
 	ss.stream.SetWriteDeadline(time.Now().Add(streamTimeout))
+	ss.nmu.Unlock()
 	return binding.WriteMessage(ss.stream, m)
+}
+
+// sendNotice sends the notice set by endWith, if any, and gives it its
+// grace to arrive, reading (and ignoring) what still comes in meanwhile.
+// Only the connection's goroutine calls it, as the connection ends.
+func (ss *session) sendNotice(r *binding.Reader) {
+	ss.nmu.Lock()
+	m, grace := ss.notice, ss.grace
+	ss.nmu.Unlock()
+	if m == nil {
+		return
+	}
+	ss.stream.SetWriteDeadline(time.Now().Add(grace))
+	if binding.WriteMessage(ss.stream, m) != nil {
+		return
+	}
+	ss.stream.SetReadDeadline(time.Now().Add(grace))
+	for {
+		if _, err := r.Next(); err != nil {
+			return
+		}
+	}
 }
 
 // remote is the address the connection's packets currently come from: the
@@ -83,7 +142,7 @@ func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
 	defer func() { conn.CloseWithError(quic.ApplicationErrorCode(ss.closeCode.Load()), "") }()
 	key, err := binding.PeerPublicKey(conn.ConnectionState().TLS)
 	if err != nil {
-		s.log.Info("control connection without identity key", "remote", conn.RemoteAddr().String(), "err", err)
+		s.refusedLog.Log(slog.LevelInfo, "control connection without identity key", "remote", conn.RemoteAddr().String(), "err", err)
 		return
 	}
 	ss.ikey = key
@@ -119,16 +178,24 @@ func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
 	for {
 		t, err := r.Next()
 		if err != nil && ss.closeCode.Load() != 0 {
-			return // ended by endSoon
+			ss.sendNotice(r) // ended by endSoon or endWith
+			return
 		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !isClosed(err) {
-				s.log.Info("control stream error", "remote", ss.remote(), "device", ss.device, "err", err)
+				if ss.device == "" {
+					s.refusedLog.Log(slog.LevelInfo, "control stream error", "remote", ss.remote(), "err", err)
+				} else {
+					s.log.Info("control stream error", "remote", ss.remote(), "device", ss.device, "err", err)
+				}
 				if errors.Is(err, binding.ErrVersion) || errors.Is(err, binding.ErrFrameTooLarge) {
 					conn.CloseWithError(codeProtocol, err.Error())
 				}
 			}
 			return
+		}
+		if ss.closeCode.Load() != 0 {
+			continue // ending (endSoon, endWith): nothing more is answered
 		}
 		var reply binding.Message
 		switch t {
@@ -155,6 +222,9 @@ func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
 			if err := r.Decode(&hb); err != nil {
 				continue // nothing to echo
 			}
+			if !s.allowHeartbeat(ss) {
+				continue // over the limit: no echo
+			}
 			reply = &binding.HeartbeatAck{Nonce: hb.Nonce, Time: hb.Time, Observed: ss.remote()}
 		case binding.TypeDeregister:
 			if err := r.Decode(&dereg); err != nil {
@@ -171,6 +241,9 @@ func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
 			continue
 		}
 		if err := ss.write(reply); err != nil {
+			if errors.Is(err, errEnding) {
+				continue // the next read fails and sends the notice
+			}
 			if !isClosed(err) {
 				s.log.Info("control write failed", "device", ss.device, "err", err)
 			}
@@ -198,33 +271,82 @@ func (s *Server) enroll(ctx context.Context, ss *session, m *binding.Enroll) *bi
 	if m.WGPublicKey == zero {
 		return status(binding.StatusMalformed)
 	}
-	dev, err := s.st.RedeemToken(ctx, store.HashToken(string(m.Token[:])), s.now(),
-		store.Enrolment{IdentityKey: []byte(ss.ikey), WGKey: m.WGPublicKey})
+	// An unauthenticated request: it costs a read at most, a source that
+	// keeps failing is refused before that, the log lines are limited and
+	// the connection ends after a refusal (a new attempt costs a new
+	// handshake).
+	src, now := ss.remote().Addr(), s.now()
+	refuse := func(st binding.Status, why string, args ...any) *binding.EnrollAck {
+		s.srcLim.fail(src, now)
+		s.refusedLog.Log(slog.LevelInfo, "enrolment refused", append([]any{"remote", ss.remote(), "reason", why}, args...)...)
+		ss.endSoon(codeRefused, refusalGrace)
+		return status(st)
+	}
+	if s.srcLim.blocked(src, now) {
+		s.refusedLog.Log(slog.LevelInfo, "enrolment refused", "remote", ss.remote(), "reason", "too many failures from this source")
+		ss.endSoon(codeRefused, refusalGrace)
+		return status(binding.StatusRateLimited)
+	}
+	hash := store.HashToken(string(m.Token[:]))
+	tok, err := s.st.Token(ctx, hash)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return refuse(binding.StatusBadToken, "unknown token")
+	case err != nil:
+		s.log.Error("enrolment failed", "err", err)
+		return status(binding.StatusInternal)
+	case !tok.Used.IsZero():
+		return refuse(binding.StatusBadToken, "token used", "used", tok.Used)
+	case !now.Before(tok.Expires):
+		return refuse(binding.StatusBadToken, "token expired", "expired", tok.Expires)
+	}
+	dev, err := s.st.RedeemToken(ctx, hash, now, store.Enrolment{IdentityKey: []byte(ss.ikey), WGKey: m.WGPublicKey})
 	switch {
 	case errors.Is(err, store.ErrTokenInvalid):
-		s.log.Info("enrolment refused", "remote", ss.remote(), "reason", err)
-		return status(binding.StatusBadToken)
+		return refuse(binding.StatusBadToken, err.Error())
 	case errors.Is(err, store.ErrRevoked):
-		return status(binding.StatusRevoked)
+		return refuse(binding.StatusRevoked, "device revoked")
 	case errors.Is(err, store.ErrExists):
-		s.log.Info("enrolment refused: keys belong to another device", "remote", ss.remote())
-		return status(binding.StatusUnauthorized)
+		return refuse(binding.StatusUnauthorized, "keys belong to another device")
 	case errors.Is(err, store.ErrInvalid):
 		return status(binding.StatusMalformed)
 	case err != nil:
 		s.log.Error("enrolment failed", "err", err)
 		return status(binding.StatusInternal)
 	}
+	ds := s.devState(dev.ID)
+	ds.mu.Lock()
 	old, _ := s.idx.byIDCopy(dev.ID)
 	d := s.idx.put(dev)
 	if !old.wg.IsZero() && old.wg != d.wg {
 		// Re-enrolment with new keys: the old peer and binding go.
-		s.cache.Remove(s.now(), d.id)
-		s.removePeer(old, "re-enrolled")
+		if ev, ok := s.cache.Remove(s.now(), d.id); ok {
+			s.applyEventLocked(ds, ev)
+		}
+		s.clearPendingLocked(ds)
+		s.removePeerLocked(ds, old, "re-enrolled")
 		if old.static {
 			s.static.set(d.id, false)
 			s.idx.setStatic(d.id, false)
 		}
+	}
+	var stale []*session
+	if old.ikey != "" && old.ikey != d.ikey {
+		// The old identity's connections lose their authorisation.
+		s.mu.Lock()
+		for o := range s.conns {
+			if string(o.ikey) == old.ikey {
+				stale = append(stale, o)
+				if s.sessions[d.id] == o {
+					delete(s.sessions, d.id)
+				}
+			}
+		}
+		s.mu.Unlock()
+	}
+	ds.mu.Unlock()
+	for _, o := range stale {
+		o.conn.CloseWithError(codeSuperseded, "the device was enrolled again with other keys")
 	}
 	s.m.enrolments.With(statusLabel(binding.StatusAccepted)).Inc()
 	s.log.Info("device enrolled", "device", d.name, "id", d.id, "hostname", m.Hostname, "remote", ss.remote())
@@ -245,16 +367,34 @@ func (s *Server) register(ctx context.Context, ss *session, m *binding.Register)
 		return status(binding.StatusUnavailable, "draining")
 	}
 	d, ok := s.idx.lookupIKey(ss.ikey)
-	switch {
-	case !ok:
-		return status(binding.StatusUnauthorized, "identity key not enrolled")
-	case !d.revoked.IsZero():
-		return status(binding.StatusRevoked, "device "+d.name+" is revoked")
-	case m.DeviceID != "" && m.DeviceID != d.id:
-		return status(binding.StatusUnauthorized, "device id does not match the identity key")
-	case [32]byte(d.wg) != m.WGPublicKey:
-		return status(binding.StatusUnauthorized, "WireGuard key differs from the enrolled one")
+	if !ok {
+		// Unauthenticated: counted against the source, logged within
+		// limits, and the connection ends.
+		src, now := ss.remote().Addr(), s.now()
+		st := binding.StatusUnauthorized
+		if s.srcLim.blocked(src, now) {
+			st = binding.StatusRateLimited
+		} else {
+			s.srcLim.fail(src, now)
+		}
+		s.m.registrations.With(statusLabel(st)).Inc()
+		s.refusedLog.Log(slog.LevelInfo, "registration refused", "remote", ss.remote(), "status", st.String(), "reason", "identity key not enrolled")
+		ss.endSoon(codeRefused, refusalGrace)
+		return &binding.RegisterAck{Status: st}
 	}
+	// Everything from the checks to the session taking over happens under
+	// the device lock: a revocation or re-enrolment of the device waits,
+	// or has happened before the checks.
+	ds := s.devState(d.id)
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	if !s.limit.Allow(&ds.tat, s.now()) {
+		return status(binding.StatusRateLimited, "")
+	}
+	if why, st := s.mayRegister(d.id, ss, m); why != "" {
+		return status(st, why)
+	}
+	d, _ = s.idx.byIDCopy(d.id)
 	leases, err := lease.AssignVIPs(ctx, s.st, s.pool, d.id, s.now())
 	switch {
 	case errors.Is(err, pool.ErrExhausted):
@@ -271,11 +411,19 @@ func (s *Server) register(ctx context.Context, ss *session, m *binding.Register)
 	// registration came from; one with a binding keeps its primary path
 	// (the binding update that follows decides about this new path).
 	ep := observed
-	if b, ok := s.cache.Lookup(d.id); ok && b.Primary.IsValid() {
+	b, bound := s.cache.Lookup(d.id)
+	if bound && b.Primary.IsValid() {
 		ep = b.Primary
 	}
-	if err := s.setPeer(d, ep); err != nil {
+	if err := s.setPeerLocked(ds, d, ep); err != nil {
 		return status(binding.StatusInternal, "")
+	}
+	// Revocation takes the device lock too, so this finds what a
+	// revocation that finished before the checks left; checked again so
+	// that no path leaves a revoked device with a peer.
+	if why, st := s.mayRegister(d.id, ss, m); why != "" {
+		s.removePeerLocked(ds, d, "refused after the peer was set")
+		return status(st, why)
 	}
 	lifetime, st := s.cfg.Lifetime, binding.StatusAccepted
 	if m.Lifetime > 0 && m.Lifetime < lifetime {
@@ -283,11 +431,12 @@ func (s *Server) register(ctx context.Context, ss *session, m *binding.Register)
 	} else if m.Lifetime > lifetime {
 		st = binding.StatusLifetimeShortened
 	}
+	// The registration keeps the peer for its lifetime even when the
+	// binding it found expires meanwhile; a binding that begins after it
+	// takes over (EventAdded clears this).
+	s.setPendingLocked(ds, s.now().Add(lifetime))
 
 	s.mu.Lock()
-	if _, bound := s.cache.Lookup(d.id); !bound {
-		s.pending[d.id] = s.now().Add(lifetime)
-	}
 	old := s.sessions[d.id]
 	s.sessions[d.id] = ss
 	ss.device = d.id // written under s.mu: admin calls read it
@@ -316,9 +465,26 @@ func (s *Server) register(ctx context.Context, ss *session, m *binding.Register)
 	return ack
 }
 
+// mayRegister says why device id may not register over ss with m ("" if
+// it may), from the index as it is now.
+func (s *Server) mayRegister(id string, ss *session, m *binding.Register) (string, binding.Status) {
+	d, ok := s.idx.byIDCopy(id)
+	switch {
+	case !ok || d.ikey != string(ss.ikey):
+		return "identity key not enrolled", binding.StatusUnauthorized
+	case !d.revoked.IsZero():
+		return "device " + d.name + " is revoked", binding.StatusRevoked
+	case m.DeviceID != "" && m.DeviceID != d.id:
+		return "device id does not match the identity key", binding.StatusUnauthorized
+	case [32]byte(d.wg) != m.WGPublicKey:
+		return "WireGuard key differs from the enrolled one", binding.StatusUnauthorized
+	}
+	return "", binding.StatusAccepted
+}
+
 // bindingUpdate applies an update with the address it was observed from.
-// The binding cache's events re-point the peer inside Apply, before the ack
-// is returned to be sent.
+// Under the device lock, the binding cache decides and the event it
+// returns re-points the peer before the ack is returned to be sent.
 func (s *Server) bindingUpdate(ss *session, bu *binding.BindingUpdate) binding.Message {
 	start := time.Now()
 	if !ss.anyBU {
@@ -333,13 +499,34 @@ func (s *Server) bindingUpdate(ss *session, bu *binding.BindingUpdate) binding.M
 		s.m.updates.With(statusLabel(binding.StatusNotRegistered)).Inc()
 		return &binding.BindingAck{Status: binding.StatusNotRegistered, Sequence: bu.Sequence, Observed: observed}
 	}
+	ds := s.devState(ss.device)
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
 	if d, ok := s.idx.byIDCopy(ss.device); !ok || !d.revoked.IsZero() {
 		s.m.updates.With(statusLabel(binding.StatusRevoked)).Inc()
 		return &binding.BindingAck{Status: binding.StatusRevoked, Sequence: bu.Sequence, Observed: observed}
+	} else if d.ikey != string(ss.ikey) {
+		// Enrolled again with other keys since this session registered.
+		s.m.updates.With(statusLabel(binding.StatusUnauthorized)).Inc()
+		return &binding.BindingAck{Status: binding.StatusUnauthorized, Sequence: bu.Sequence, Observed: observed}
+	} else if d.wg.IsZero() {
+		s.m.updates.With(statusLabel(binding.StatusUnknownDevice)).Inc()
+		return &binding.BindingAck{Status: binding.StatusUnknownDevice, Sequence: bu.Sequence, Observed: observed}
 	}
 	before, hadBinding := s.cache.Lookup(ss.device)
+	if !s.limit.Allow(&ds.tat, s.now()) {
+		s.m.updates.With(statusLabel(binding.StatusRateLimited)).Inc()
+		seq := bu.Sequence
+		if hadBinding {
+			seq = before.Sequence
+		}
+		return &binding.BindingAck{Status: binding.StatusRateLimited, Sequence: seq, Observed: observed}
+	}
 	ack := &ss.scratch
-	err := s.cache.ApplyInto(ack, s.now(), ss.device, bu, observed)
+	ev, err := s.cache.ApplyInto(ack, s.now(), ss.device, bu, observed)
+	if ev.Kind != 0 {
+		s.applyEventLocked(ds, ev)
+	}
 	if !ack.Observed.IsValid() {
 		ack.Observed = observed
 	}
@@ -362,16 +549,35 @@ func (s *Server) deregister(ss *session) binding.Message {
 	if ss.device == "" {
 		return &binding.BindingAck{Status: binding.StatusNotRegistered, Observed: ss.remote()}
 	}
-	b, _ := s.cache.Lookup(ss.device)
-	if !s.cache.Remove(s.now(), ss.device) {
-		if d, ok := s.idx.byIDCopy(ss.device); ok && !d.static {
-			s.removePeer(d, "deregistered")
-		}
+	ds := s.devState(ss.device)
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	if d, ok := s.idx.byIDCopy(ss.device); !ok || d.ikey != string(ss.ikey) {
+		return &binding.BindingAck{Status: binding.StatusUnauthorized, Observed: ss.remote()}
 	}
-	s.mu.Lock()
-	delete(s.pending, ss.device)
-	s.mu.Unlock()
+	b, _ := s.cache.Lookup(ss.device)
+	if !s.limit.Allow(&ds.tat, s.now()) {
+		return &binding.BindingAck{Status: binding.StatusRateLimited, Sequence: b.Sequence, Observed: ss.remote()}
+	}
+	if ev, ok := s.cache.Remove(s.now(), ss.device); ok {
+		s.applyEventLocked(ds, ev)
+	} else if d, ok := s.idx.byIDCopy(ss.device); ok && !d.static {
+		s.removePeerLocked(ds, d, "deregistered")
+	}
+	s.clearPendingLocked(ds)
 	return &binding.BindingAck{Status: binding.StatusAccepted, Sequence: b.Sequence, Observed: ss.remote()}
+}
+
+// allowHeartbeat counts a heartbeat against the device's budget, or the
+// connection's before a registration.
+func (s *Server) allowHeartbeat(ss *session) bool {
+	if ss.device == "" {
+		return s.limit.Allow(&ss.tat, s.now())
+	}
+	ds := s.devState(ss.device)
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	return s.limit.Allow(&ds.tat, s.now())
 }
 
 func (s *Server) isDraining() bool {

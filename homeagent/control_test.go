@@ -213,8 +213,10 @@ func TestRejections(t *testing.T) {
 		if a := x.register(stranger); a.Status != binding.StatusUnauthorized || a.VIP4.IsValid() {
 			t.Fatalf("ack %+v", a)
 		}
+		x.expectClosed() // unauthenticated and refused: the connection ends
 		// A binding update without registration.
-		if a := x.bind(1); a.Status != binding.StatusNotRegistered {
+		y := h.dial(stranger)
+		if a := y.bind(1); a.Status != binding.StatusNotRegistered {
 			t.Fatalf("ack %+v", a)
 		}
 		if after := snap(t, h); after != before {
@@ -307,21 +309,21 @@ func TestRateLimited(t *testing.T) {
 	h := startHA(t, t.TempDir(), cfg, nil)
 	dev := newDevice(t)
 	c, _ := h.enrol("chatty", dev)
-	c.register(dev)
-	for seq := uint16(1); seq <= 4; seq++ {
+	c.register(dev) // counts too
+	for seq := uint16(1); seq <= 3; seq++ {
 		if a := c.bind(seq); a.Status != binding.StatusAccepted {
 			t.Fatalf("seq %d: %+v", seq, a)
 		}
 	}
 	before := snap(t, h)
-	if a := c.bind(5); a.Status != binding.StatusRateLimited || a.Sequence != 4 {
+	if a := c.bind(4); a.Status != binding.StatusRateLimited || a.Sequence != 3 {
 		t.Fatalf("ack %+v", a)
 	}
 	if after := snap(t, h); after != before {
 		t.Fatal("state changed")
 	}
 	h.clock.Advance(time.Second)
-	if a := c.bind(5); a.Status != binding.StatusAccepted {
+	if a := c.bind(4); a.Status != binding.StatusAccepted {
 		t.Fatalf("after refill %+v", a)
 	}
 }

@@ -114,13 +114,17 @@ func (x *index) setVIPLocked(d *devInfo, a netip.Addr) {
 }
 
 // put inserts or replaces a device record, keeping its VIPs and static mark
-// when it was known.
+// when it was known. Revocation is monotonic: a record read from the store
+// before a revocation (a concurrent rename's) does not undo it.
 func (x *index) put(d store.Device) devInfo {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	n := fromStore(d)
 	if old := x.byID[d.ID]; old != nil {
 		n.vip4, n.vip6, n.static = old.vip4, old.vip6, old.static
+		if n.revoked.IsZero() {
+			n.revoked = old.revoked
+		}
 		delete(x.byName, strings.ToLower(old.name))
 		if old.ikey != "" {
 			delete(x.byIKey, old.ikey)

@@ -16,7 +16,12 @@
 //   - Enroll redeems a one-time token (stored hashed, expiring, redeemed at
 //     most once, atomically in the store) and binds the connection's key and
 //     the WireGuard key to the device. Unknown, used and expired tokens are
-//     all StatusBadToken; the reason is logged, not told.
+//     all StatusBadToken; the reason is logged, not told. The token is
+//     looked up read-only first, so a bad one costs no write transaction;
+//     a refused enrolment (or a Register with an unknown identity key)
+//     counts against its source (an IPv4 address or an IPv6 /64: a burst
+//     of 5, then one every 2 s, StatusRateLimited beyond), ends the
+//     connection, and is logged within a budget of its own.
 //   - Register authenticates by the TLS key (StatusUnauthorized for an
 //     unknown key or a WireGuard key that differs from the enrolled one,
 //     StatusRevoked for a revoked device), leases the sticky VIPs
@@ -24,11 +29,11 @@
 //     exactly VIP/32 and VIP/128 and answers with the whole configuration.
 //     A device without a binding has its peer pointed at the address the
 //     registration came from; one with a binding keeps its primary path.
-//   - BindingUpdate goes to binding.Cache.Apply with the address the QUIC
-//     packets are observed from (conn.RemoteAddr(), read at every update):
-//     the care-of address is NAT-safe. The cache's events re-point the peer
-//     synchronously inside Apply, so the endpoint has moved before the ack is
-//     written.
+//   - BindingUpdate goes to binding.Cache.ApplyInto with the address the
+//     QUIC packets are observed from (conn.RemoteAddr(), read at every
+//     update): the care-of address is NAT-safe. The event the cache returns
+//     re-points the peer before the ack is written, so the endpoint has
+//     moved when the device learns its update was accepted.
 //   - Heartbeat is echoed with the observed address; Deregister removes the
 //     binding and retires the peer.
 //
@@ -78,7 +83,14 @@
 // # Concurrency
 //
 // Server is safe for concurrent use. Every goroutine it starts (accept loop,
-// one per control connection, the binding cache sweeper, the pending
-// registration sweeper, the metrics server) is owned by Run and has ended
+// one per control connection, the sweeper that expires bindings and
+// pending registrations, the metrics server) is owned by Run and has ended
 // when Run returns.
+//
+// Each device's soft state (registration, live peer, binding times) is one
+// record with its own lock, the device lock; everything that changes a
+// device's registration, binding or peer holds it, so one device's changes
+// happen one at a time. The lock order is the device lock, then Server.mu;
+// the binding cache calls nothing back and its locks, the index's and the
+// data plane's are held only inside their own calls (see devState).
 package homeagent

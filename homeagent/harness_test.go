@@ -22,6 +22,7 @@ import (
 	"github.com/homeip/homeip/binding"
 	"github.com/homeip/homeip/homeagent/adminapi"
 	"github.com/homeip/homeip/homeagent/config"
+	"github.com/homeip/homeip/store"
 	"github.com/homeip/homeip/store/bboltstore"
 	"github.com/homeip/homeip/tunnel"
 	"github.com/homeip/homeip/tunnel/tunneltest"
@@ -87,6 +88,23 @@ func testLogger(t testing.TB) *slog.Logger {
 // replaced by a fresh loopback socket). clock may be nil.
 func startHA(t testing.TB, dir string, cfg config.Config, clock *fakeClock) *testHA {
 	t.Helper()
+	return startHAWith(t, dir, cfg, clock, haSeams{})
+}
+
+// haSeams replace parts of a test home agent; the zero value changes
+// nothing.
+type haSeams struct {
+	// dp wraps the fake data plane the server sees.
+	dp func(*tunneltest.DataPlane) tunnel.DataPlane
+	// st wraps the store the server sees.
+	st func(store.Store) store.Store
+	// log is the server's logger.
+	log *slog.Logger
+}
+
+// startHAWith is startHA with seams.
+func startHAWith(t testing.TB, dir string, cfg config.Config, clock *fakeClock, seams haSeams) *testHA {
+	t.Helper()
 	if clock == nil {
 		clock = &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	}
@@ -109,7 +127,19 @@ func startHA(t testing.TB, dir string, cfg config.Config, clock *fakeClock) *tes
 		t.Fatal(err)
 	}
 	dp := tunneltest.New()
-	srv, err := New(Options{Config: cfg, Identity: id, Store: st, DataPlane: dp, ControlConn: pc, Logger: testLogger(t), Now: clock.Now})
+	var sdp tunnel.DataPlane = dp
+	if seams.dp != nil {
+		sdp = seams.dp(dp)
+	}
+	var sst store.Store = st
+	if seams.st != nil {
+		sst = seams.st(st)
+	}
+	log := seams.log
+	if log == nil {
+		log = testLogger(t)
+	}
+	srv, err := New(Options{Config: cfg, Identity: id, Store: sst, DataPlane: sdp, ControlConn: pc, Logger: log, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,6 +219,12 @@ type testConn struct {
 
 func (h *testHA) dial(dev *testDevice) *testConn {
 	h.t.Helper()
+	return h.dialWith(dev, &quic.Config{MaxIdleTimeout: 30 * time.Second})
+}
+
+// dialWith is dial with the client's QUIC configuration.
+func (h *testHA) dialWith(dev *testDevice, qc *quic.Config) *testConn {
+	h.t.Helper()
 	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		h.t.Fatal(err)
@@ -196,7 +232,7 @@ func (h *testHA) dial(dev *testDevice) *testConn {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	tlsc := binding.ClientTLSConfig(dev.cert, h.srv.id.Fingerprint, "")
-	conn, err := quic.Dial(ctx, pc, net.UDPAddrFromAddrPort(h.addr), tlsc, &quic.Config{MaxIdleTimeout: 30 * time.Second})
+	conn, err := quic.Dial(ctx, pc, net.UDPAddrFromAddrPort(h.addr), tlsc, qc)
 	if err != nil {
 		pc.Close()
 		h.t.Fatalf("dial: %v", err)

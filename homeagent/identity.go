@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 
 	"github.com/homeip/homeip/binding"
+	"github.com/homeip/homeip/homeagent/config"
 	"github.com/homeip/homeip/tunnel"
 )
 
@@ -133,26 +134,11 @@ func checkMode(path string) error {
 	return nil
 }
 
-// writeSecret writes data to path with mode 0600, atomically.
+// writeSecret writes data to path with mode 0600, atomically and durably
+// (config.WriteFileAtomic).
 func writeSecret(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("homeagent: writing %s: %w", path, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("homeagent: writing %s: %w", path, err)
+	if err := config.WriteFileAtomic(path, data, 0o600); err != nil {
+		return fmt.Errorf("homeagent: %w", err)
 	}
 	return nil
 }

@@ -1,8 +1,11 @@
 package homeagent
 
 import (
+	"log"
+	"net/http"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/homeip/homeip/binding"
 
@@ -64,6 +67,32 @@ func newServerMetrics(s *Server) *serverMetrics {
 		[]float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5})
 	return m
 }
+
+// metricsTimeout bounds every phase of a metrics request and the idle
+// time of a kept-alive connection: a scraper is a friendly program on a
+// near network, and anything slower is holding a goroutine and a socket.
+const metricsTimeout = 10 * time.Second
+
+// newMetricsServer serves h with every phase bounded by limit: reading the
+// headers and the request, writing the answer, and waiting idle for the
+// next request on a kept-alive connection (without IdleTimeout and
+// ReadTimeout that wait has no end); headers are capped at 16 KiB and
+// net/http's own complaints are dropped.
+func newMetricsServer(h http.Handler, limit time.Duration) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: limit,
+		ReadTimeout:       limit,
+		WriteTimeout:      limit,
+		IdleTimeout:       limit,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          log.New(discard{}, "", 0),
+	}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // statusLabel is a status as a Prometheus label value: "stale_sequence".
 func statusLabel(s binding.Status) string {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -63,26 +64,37 @@ type Server struct {
 	pool    *pool.Pool
 	cache   *binding.Cache
 	idx     *index
-	m       *serverMetrics
-	opts    Options
+	// limit is every device's message budget (Register, BindingUpdate,
+	// Deregister, Heartbeat); each device's state is devState.tat.
+	limit binding.Limiter
+	// srcLim and refusedLog bound what unauthenticated peers cost: failed
+	// attempts per source, and log lines about refusals.
+	srcLim     *sourceLimiter
+	refusedLog *logLimiter
+	m          *serverMetrics
+	opts       Options
 
 	static *staticSet
 
-	mu        sync.Mutex
-	sessions  map[string]*session // device id → newest registered session
-	conns     map[*session]struct{}
-	pending   map[string]time.Time // registered, no binding yet: device id → deadline
-	live      map[tunnel.Key]string
-	bstate    map[string]*bindingState
-	draining  bool
-	drainDone chan struct{}
+	// livePeerCount is how many devices have a live peer (devState.peer
+	// set).
+	livePeerCount atomic.Int64
+
+	// mu guards the fields below. It comes after any device lock
+	// (devState.mu) and is never held while one is taken; see devState.
+	mu       sync.Mutex
+	sessions map[string]*session // device id → newest registered session
+	conns    map[*session]struct{}
+	// devs holds every device's soft state (registration, peer, binding
+	// times); each record has its own lock.
+	devs map[string]*devState
+	// pendingDevs is the set of devices with a registration and no
+	// binding (devState.pending set), for the sweep.
+	pendingDevs map[*devState]struct{}
+	draining    bool
+	drainDone   chan struct{}
 
 	runCtx context.Context
-}
-
-// bindingState is what the admin sees about a binding beyond the cache.
-type bindingState struct {
-	since, lastHandover time.Time
 }
 
 // New builds a home agent from the store's contents: the pool, the device
@@ -121,8 +133,8 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		cfg: cfg, id: opts.Identity, st: opts.Store, dp: opts.DataPlane, pc: opts.ControlConn,
 		log: log, baseLog: base, now: now, pool: p, idx: newIndex(), opts: opts,
-		sessions: map[string]*session{}, conns: map[*session]struct{}{}, pending: map[string]time.Time{},
-		live: map[tunnel.Key]string{}, bstate: map[string]*bindingState{}, drainDone: make(chan struct{}),
+		sessions: map[string]*session{}, conns: map[*session]struct{}{}, devs: map[string]*devState{},
+		pendingDevs: map[*devState]struct{}{}, drainDone: make(chan struct{}),
 	}
 	if err := s.idx.load(ctx, opts.Store); err != nil {
 		return nil, fmt.Errorf("homeagent: loading devices: %w", err)
@@ -137,13 +149,12 @@ func New(opts Options) (*Server, error) {
 	s.cache = binding.NewCache(binding.Config{
 		MaxCareOf:   cfg.MaxCareOf,
 		MaxLifetime: cfg.Lifetime,
-		UpdateRate:  float64(cfg.UpdateRate),
-		UpdateBurst: 2 * cfg.UpdateRate,
-		Check:       s.checkDevice,
-		OnEvent:     s.onEvent,
 		Now:         now,
 		Logger:      base,
 	})
+	s.limit = binding.NewLimiter(float64(cfg.UpdateRate), 2*cfg.UpdateRate)
+	s.srcLim = newSourceLimiter()
+	s.refusedLog = newLogLimiter(log, now)
 	s.m = newServerMetrics(s)
 	return s, nil
 }
@@ -168,7 +179,10 @@ func (s *Server) Run(ctx context.Context) error {
 
 	for _, d := range s.idx.all() {
 		if d.static && d.revoked.IsZero() && !d.wg.IsZero() {
-			s.setPeer(d, netip.AddrPort{})
+			ds := s.devState(d.id)
+			ds.mu.Lock()
+			s.setPeerLocked(ds, d, netip.AddrPort{})
+			ds.mu.Unlock()
 		}
 	}
 
@@ -233,17 +247,16 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", s.m.reg.Handler())
-		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		hs := newMetricsServer(mux, metricsTimeout)
 		wg.Add(1)
 		go func() { defer wg.Done(); hs.Serve(mln) }()
 		closers = append(closers, func() { hs.Close() })
 		s.log.Info("metrics listening", "addr", mln.Addr().String())
 	}
 
-	wg.Add(3)
+	wg.Add(2)
 	go func() { defer wg.Done(); s.acceptLoop(ctx, ln, &wg) }()
-	go func() { defer wg.Done(); s.cache.Run(ctx) }()
-	go func() { defer wg.Done(); s.sweepPending(ctx) }()
+	go func() { defer wg.Done(); s.sweep(ctx) }()
 
 	admin, err := adminapi.Listen(s.cfg.AdminSocket, adminapi.NewHandler(s, s.log), s.log)
 	if err != nil {
@@ -283,47 +296,51 @@ func (s *Server) acceptLoop(ctx context.Context, ln *quic.Listener, wg *sync.Wai
 	}
 }
 
-// sweepPending retires the peers of devices that registered but never sent
-// a binding update within their lifetime (devices with a binding are
-// retired by the binding cache's expiry).
-func (s *Server) sweepPending(ctx context.Context) {
+// sweep expires bindings and retires their peers, and retires the peers
+// of devices that registered but never sent a binding update within their
+// lifetime, once a second.
+func (s *Server) sweep(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	var evs []binding.Event
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		s.expirePendingAt(s.now())
+		now := s.now()
+		evs = s.expireBindings(now, evs)
+		s.expirePendingAt(now)
 	}
 }
 
-// ExpirePending runs one pending-registration sweep at the current clock
-// reading and expires the binding cache; tests with a fake clock call it
-// instead of waiting for the sweeps.
+// ExpirePending runs one sweep (binding expiry, then pending
+// registrations) at the current clock reading; tests with a fake clock
+// call it instead of waiting for the sweeps.
 func (s *Server) ExpirePending() {
 	now := s.now()
-	s.cache.Expire(now)
+	s.expireBindings(now, nil)
 	s.expirePendingAt(now)
 }
 
 func (s *Server) expirePendingAt(now time.Time) {
-	var expired []string
 	s.mu.Lock()
-	for id, deadline := range s.pending {
-		if !now.Before(deadline) {
-			delete(s.pending, id)
-			expired = append(expired, id)
-		}
+	cands := make([]*devState, 0, len(s.pendingDevs))
+	for ds := range s.pendingDevs {
+		cands = append(cands, ds)
 	}
 	s.mu.Unlock()
-	for _, id := range expired {
-		if _, bound := s.cache.Lookup(id); bound {
-			continue
+	for _, ds := range cands {
+		ds.mu.Lock()
+		if !ds.pending.IsZero() && !now.Before(ds.pending) {
+			s.clearPendingLocked(ds)
+			if _, bound := s.cache.Lookup(ds.id); !bound {
+				if d, ok := s.idx.byIDCopy(ds.id); ok && !d.static {
+					s.removePeerLocked(ds, d, "registration expired without binding")
+				}
+			}
 		}
-		if d, ok := s.idx.byIDCopy(id); ok && !d.static {
-			s.removePeer(d, "registration expired without binding")
-		}
+		ds.mu.Unlock()
 	}
 }

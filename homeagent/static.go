@@ -70,5 +70,14 @@ func (s *staticSet) set(id string, on bool) error {
 	for _, id := range ids {
 		b.WriteString(id + "\n")
 	}
-	return writeSecret(s.path, []byte(b.String()))
+	if err := writeSecret(s.path, []byte(b.String())); err != nil {
+		// Memory stays as the file says.
+		if on {
+			delete(s.ids, id)
+		} else {
+			s.ids[id] = true
+		}
+		return err
+	}
+	return nil
 }

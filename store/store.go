@@ -40,16 +40,28 @@ type Store interface {
 	// RedeemToken atomically checks the token with that hash (unknown,
 	// used or expired at now: ErrTokenInvalid; device revoked:
 	// ErrRevoked), marks it used, records the device's keys (ErrExists
-	// if another device has them) and returns the updated device. A
-	// token is redeemed at most once even under concurrent calls.
+	// if another device has them), removes every other token of the
+	// device (an enrolment ends them all) and returns the updated device.
+	// A token is redeemed at most once even under concurrent calls.
 	RedeemToken(ctx context.Context, hash [32]byte, now time.Time, e Enrolment) (Device, error)
+	// Token returns the token with that hash, in a read-only transaction
+	// (ErrNotFound): a cheap first look that costs no write, before
+	// RedeemToken decides atomically.
+	Token(ctx context.Context, hash [32]byte) (Token, error)
+	// Tokens lists a device's tokens (hashes only), ordered by creation
+	// time (ErrNotFound for an unknown device).
+	Tokens(ctx context.Context, deviceID string) ([]Token, error)
+	// CancelTokens removes a device's unredeemed tokens and returns how
+	// many it removed (ErrNotFound for an unknown device).
+	CancelTokens(ctx context.Context, deviceID string) (int, error)
 
 	// CommitLease records one or more leases in one transaction: all of
 	// them or none. It fails with a *ConflictError (ErrAddrInUse) when an
 	// address is leased to or reserved for another device, with
 	// ErrHasLease when a device would hold two addresses of a family, with
 	// ErrRevoked or ErrNotFound for the device. Committing a lease the
-	// device already holds succeeds and changes nothing. Quarantine
+	// device already holds succeeds and changes nothing, unless the device
+	// is revoked: a revoked device is refused every lease, its own too. Quarantine
 	// records of the addresses are removed.
 	CommitLease(ctx context.Context, ls ...Lease) error
 	// ReleaseLease removes a device's lease and records the address as

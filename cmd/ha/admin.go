@@ -35,8 +35,18 @@ func admin(args []string, out, errOut io.Writer) int {
 	sock := fs.String("admin-socket", defaultSocket(), "admin socket of the running home agent")
 	asJSON := fs.Bool("json", false, "print JSON")
 	qr := fs.Bool("qr", isTerminal(os.Stdout), "export: also print a QR code")
+	list := fs.Bool("list", false, "token: list the device's enrolment tokens instead of issuing one")
+	cancel := fs.Bool("cancel", false, "token: cancel the device's unredeemed enrolment tokens instead of issuing one")
 	pos, err := parseInterspersed(fs, rest)
 	if err != nil {
+		return 2
+	}
+	if (*list || *cancel) && cmd != "device token" {
+		fmt.Fprintf(errOut, "ha %s: --list and --cancel belong to ha device token\n", cmd)
+		return 2
+	}
+	if *list && *cancel {
+		fmt.Fprintln(errOut, "ha device token: --list or --cancel, not both")
 		return 2
 	}
 	want := map[string]int{"device add": 1, "device token": 1, "device list": 0, "device show": 1, "device revoke": 1, "device rename": 2,
@@ -62,13 +72,32 @@ func admin(args []string, out, errOut io.Writer) int {
 		}
 		v = r
 	case "device token":
-		var r adminapi.AddDeviceResult
-		r, err = c.NewToken(pos[0])
-		if err == nil && !*asJSON {
-			fmt.Fprintln(out, r.Token)
-			return 0
+		switch {
+		case *list:
+			var ts []adminapi.TokenInfo
+			ts, err = c.Tokens(pos[0])
+			if err == nil && !*asJSON {
+				printTokens(out, ts)
+				return 0
+			}
+			v = ts
+		case *cancel:
+			var r adminapi.CancelTokensResult
+			r, err = c.CancelTokens(pos[0])
+			if err == nil && !*asJSON {
+				fmt.Fprintf(out, "%d token(s) cancelled\n", r.Cancelled)
+				return 0
+			}
+			v = r
+		default:
+			var r adminapi.AddDeviceResult
+			r, err = c.NewToken(pos[0])
+			if err == nil && !*asJSON {
+				fmt.Fprintln(out, r.Token)
+				return 0
+			}
+			v = r
 		}
-		v = r
 	case "device list":
 		var ds []adminapi.Device
 		ds, err = c.Devices()
@@ -245,6 +274,15 @@ func printBindings(w io.Writer, bs []adminapi.Binding) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", b.Device, orDash(b.VIP4.String()), orDash(b.VIP6.String()),
 			orDash(b.Primary.String()), strings.Join(coa, " "), b.Sequence, ago(b.Since), ago(b.LastHandover),
 			time.Until(b.Expires).Round(time.Second))
+	}
+	tw.Flush()
+}
+
+func printTokens(w io.Writer, ts []adminapi.TokenInfo) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATE\tCREATED\tEXPIRES\tUSED")
+	for _, t := range ts {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.State, fmtTime(t.Created), fmtTime(t.Expires), orDash(fmtTime(t.Used)))
 	}
 	tw.Flush()
 }

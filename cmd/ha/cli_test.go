@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"github.com/homeip/homeip/homeagent"
 	"github.com/homeip/homeip/homeagent/adminapi"
 	"github.com/homeip/homeip/homeagent/config"
+	"github.com/homeip/homeip/store"
 	"github.com/homeip/homeip/store/bboltstore"
 	"github.com/homeip/homeip/tunnel/tunneltest"
 )
@@ -164,5 +167,88 @@ func TestServeConfigErrors(t *testing.T) {
 	again, _ := loadConfig("", apply)
 	if again.Pool4[0] != cfg.Pool4[0] || again.Pool6[0] != cfg.Pool6[0] {
 		t.Fatal("default pools changed between starts")
+	}
+}
+
+func TestCLITokens(t *testing.T) {
+	sock := startDaemon(t)
+	if _, errOut, code := cli(t, "device", "add", "cam", "--admin-socket", sock); code != 0 {
+		t.Fatalf("device add: %d %s", code, errOut)
+	}
+	if _, errOut, code := cli(t, "device", "token", "cam", "--admin-socket", sock); code != 0 {
+		t.Fatalf("device token: %d %s", code, errOut)
+	}
+	out, _, code := cli(t, "device", "token", "cam", "--list", "--admin-socket", sock, "--json")
+	var ts []adminapi.TokenInfo
+	if code != 0 || json.Unmarshal([]byte(out), &ts) != nil || len(ts) != 2 || ts[0].State != "valid" || len(ts[0].ID) != 16 {
+		t.Fatalf("token --list: %d %q", code, out)
+	}
+	out, _, code = cli(t, "device", "token", "cam", "--cancel", "--admin-socket", sock)
+	if code != 0 || !strings.Contains(out, "2 token(s) cancelled") {
+		t.Fatalf("token --cancel: %d %q", code, out)
+	}
+	out, _, code = cli(t, "device", "token", "cam", "--list", "--admin-socket", sock)
+	if code != 0 || strings.Count(out, "\n") != 1 || !strings.HasPrefix(out, "ID") {
+		t.Fatalf("token --list after cancel: %d %q", code, out)
+	}
+	if _, errOut, code := cli(t, "device", "token", "cam", "--list", "--cancel", "--admin-socket", sock); code != 2 || !strings.Contains(errOut, "not both") {
+		t.Fatalf("--list --cancel: %d %q", code, errOut)
+	}
+	if _, errOut, code := cli(t, "device", "show", "cam", "--cancel", "--admin-socket", sock); code != 2 || !strings.Contains(errOut, "device token") {
+		t.Fatalf("--cancel on show: %d %q", code, errOut)
+	}
+	if _, errOut, code := cli(t, "device", "token", "ghost", "--list", "--admin-socket", sock); code != 1 || !strings.Contains(errOut, "ghost") {
+		t.Fatalf("tokens of unknown device: %d %q", code, errOut)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, storeFile)
+	var out, errOut bytes.Buffer
+	if code := check([]string{"--data-dir", dir}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "no store") {
+		t.Fatalf("no store: %d %q", code, errOut.String())
+	}
+	st, err := bboltstore.Open(path, bboltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 50 {
+		if err := st.CreateDevice(ctx, store.Device{ID: fmt.Sprintf("d%03d", i), Name: fmt.Sprintf("dev%d", i), Created: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A running home agent holds the store: check says so and fails.
+	out.Reset()
+	errOut.Reset()
+	if code := check([]string{"--data-dir", dir}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "stop it first") {
+		t.Fatalf("locked store: %d %q", code, errOut.String())
+	}
+	st.Close()
+	out.Reset()
+	errOut.Reset()
+	if code := check([]string{"--store", path}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "ok (50 devices") {
+		t.Fatalf("healthy store: %d %q %q", code, out.String(), errOut.String())
+	}
+	// Damage every data page.
+	content, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 2 * 4096; i < len(content); i++ {
+		content[i] = 0x5a
+	}
+	if err := os.WriteFile(path, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	errOut.Reset()
+	if code := check([]string{"--data-dir", dir}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "corrupt") {
+		t.Fatalf("damaged store: %d %q", code, errOut.String())
+	}
+	if code := check([]string{"extra"}, &out, &errOut); code != 2 {
+		t.Fatalf("bad usage: exit %d", code)
 	}
 }

@@ -7,6 +7,8 @@
 //	         [--public-addr ADDR]... (and every other setting of deploy/ha.example.toml)
 //	ha device add NAME           create a device, print its one-time enrolment token
 //	ha device token NAME         another token for an existing device (re-enrolment, keeps its VIPs)
+//	ha device token NAME --list  the device's tokens (id, state, created, expires, used)
+//	ha device token NAME --cancel  cancel its unredeemed tokens (enrolling or exporting ends them too)
 //	ha device list               list devices
 //	ha device show NAME          one device
 //	ha device revoke NAME        remove its peer, close its connection, refuse it
@@ -16,6 +18,8 @@
 //	ha binding list              bindings: VIPs, care-of addresses, path, age, last handover
 //	ha pool show                 pool utilisation
 //	ha drain                     switch every device to the drain_to home agent, then stop
+//	ha check [--data-dir DIR] [--store FILE]
+//	                             check the store (home agent stopped); exit 1 on any problem
 //
 // Admin subcommands take [--admin-socket PATH] [--json].
 //
@@ -36,10 +40,12 @@ const usage = `usage:
   ha serve [--config FILE] [flags]     run the home agent (ha serve -h for flags)
   ha device add NAME                   create a device and print its enrolment token
   ha device token NAME                 another token for an existing device (keeps its VIPs)
+  ha device token NAME --list|--cancel list its tokens, or cancel the unredeemed ones
   ha device list | show NAME | revoke NAME | rename NAME NEW | reserve NAME ADDR | export NAME
   ha binding list
   ha pool show
   ha drain
+  ha check [--data-dir DIR] [--store FILE]   check the store (stop the home agent first)
 admin commands take [--admin-socket PATH] [--json]
 `
 
@@ -55,6 +61,8 @@ func run(args []string) int {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:])
+	case "check":
+		return check(args[1:], os.Stdout, os.Stderr)
 	case "device", "binding", "pool", "drain":
 		return admin(args, os.Stdout, os.Stderr)
 	case "help", "-h", "--help":

@@ -26,6 +26,14 @@ func (f *fakeBackend) NewToken(name string) (AddDeviceResult, error) {
 	d, err := f.Device(name)
 	return AddDeviceResult{Device: d, Token: "hip1-y"}, err
 }
+func (f *fakeBackend) Tokens(name string) ([]TokenInfo, error) {
+	_, err := f.Device(name)
+	return []TokenInfo{{ID: "0011223344556677", State: "valid"}}, err
+}
+func (f *fakeBackend) CancelTokens(name string) (CancelTokensResult, error) {
+	_, err := f.Device(name)
+	return CancelTokensResult{Cancelled: 1}, err
+}
 func (f *fakeBackend) Devices() ([]Device, error) {
 	var out []Device
 	for _, d := range f.devices {
@@ -79,6 +87,15 @@ func TestRoundTrip(t *testing.T) {
 	}
 	if r, err := c.NewToken("cam"); err != nil || r.Token != "hip1-y" {
 		t.Fatalf("new token %+v %v", r, err)
+	}
+	if ts, err := c.Tokens("cam"); err != nil || len(ts) != 1 || ts[0].State != "valid" {
+		t.Fatalf("tokens %+v %v", ts, err)
+	}
+	if r, err := c.CancelTokens("cam"); err != nil || r.Cancelled != 1 {
+		t.Fatalf("cancel tokens %+v %v", r, err)
+	}
+	if _, err := c.CancelTokens("nope"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("cancel tokens of unknown: %v", err)
 	}
 	if _, err := c.AddDevice("cam"); !errors.Is(err, ErrConflict) {
 		t.Fatalf("conflict: %v", err)

@@ -100,6 +100,18 @@ func (c *Client) NewToken(name string) (r AddDeviceResult, err error) {
 	return r, err
 }
 
+// Tokens lists a device's enrolment tokens.
+func (c *Client) Tokens(name string) (r []TokenInfo, err error) {
+	err = c.do("GET", "/v1/devices/"+esc(name)+"/tokens", nil, &r)
+	return r, err
+}
+
+// CancelTokens cancels a device's unredeemed enrolment tokens.
+func (c *Client) CancelTokens(name string) (r CancelTokensResult, err error) {
+	err = c.do("DELETE", "/v1/devices/"+esc(name)+"/tokens", nil, &r)
+	return r, err
+}
+
 // Devices lists every device.
 func (c *Client) Devices() (r []Device, err error) {
 	err = c.do("GET", "/v1/devices", nil, &r)

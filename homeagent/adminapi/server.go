@@ -55,6 +55,8 @@ func NewHandler(b Backend, log *slog.Logger) http.Handler {
 	h("GET /v1/devices", func(*http.Request) (any, error) { return b.Devices() })
 	h("GET /v1/devices/{name}", func(r *http.Request) (any, error) { return b.Device(r.PathValue("name")) })
 	h("POST /v1/devices/{name}/token", func(r *http.Request) (any, error) { return b.NewToken(r.PathValue("name")) })
+	h("GET /v1/devices/{name}/tokens", func(r *http.Request) (any, error) { return b.Tokens(r.PathValue("name")) })
+	h("DELETE /v1/devices/{name}/tokens", func(r *http.Request) (any, error) { return b.CancelTokens(r.PathValue("name")) })
 	h("POST /v1/devices/{name}/revoke", func(r *http.Request) (any, error) { return b.RevokeDevice(r.PathValue("name")) })
 	h("POST /v1/devices/{name}/rename", func(r *http.Request) (any, error) {
 		var req struct {

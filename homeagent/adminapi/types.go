@@ -10,6 +10,8 @@
 //	GET  /v1/devices                                    → []Device
 //	GET  /v1/devices/{name}                             → Device
 //	POST /v1/devices/{name}/token                       → AddDeviceResult
+//	GET  /v1/devices/{name}/tokens                      → []TokenInfo
+//	DELETE /v1/devices/{name}/tokens                    → CancelTokensResult
 //	POST /v1/devices/{name}/revoke                      → Device
 //	POST /v1/devices/{name}/rename    {"new_name"}      → Device
 //	POST /v1/devices/{name}/reserve   {"addr"}          → Device
@@ -60,6 +62,23 @@ type AddDeviceResult struct {
 	Device  Device    `json:"device"`
 	Token   string    `json:"token"`
 	Expires time.Time `json:"expires"`
+}
+
+// TokenInfo is one enrolment token of a device as the admin sees it: its
+// secret is never stored, so never shown.
+type TokenInfo struct {
+	// ID is the first 8 bytes of the secret's SHA-256 in hex, to tell
+	// tokens apart.
+	ID      string    `json:"id"`
+	State   string    `json:"state"` // valid, expired, used
+	Created time.Time `json:"created"`
+	Expires time.Time `json:"expires"`
+	Used    time.Time `json:"used,omitzero"`
+}
+
+// CancelTokensResult says how many unredeemed tokens were cancelled.
+type CancelTokensResult struct {
+	Cancelled int `json:"cancelled"`
 }
 
 // CareOf is one care-of entry of a binding.
@@ -117,6 +136,11 @@ type Backend interface {
 	// NewToken issues another enrolment token for an existing device
 	// (re-enrolment: a new phone keeps the device's VIPs).
 	NewToken(name string) (AddDeviceResult, error)
+	// Tokens lists a device's enrolment tokens; CancelTokens removes the
+	// unredeemed ones. Enrolment and export end every other token of the
+	// device by themselves.
+	Tokens(name string) ([]TokenInfo, error)
+	CancelTokens(name string) (CancelTokensResult, error)
 	Devices() ([]Device, error)
 	Device(name string) (Device, error)
 	RevokeDevice(name string) (Device, error)

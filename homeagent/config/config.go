@@ -112,8 +112,9 @@ type Config struct {
 	Quarantine time.Duration
 	// MaxCareOf is the most care-of entries a device may bind at once.
 	MaxCareOf int
-	// UpdateRate is how many binding updates per second one device may
-	// send (burst: twice as many); more are refused as rate limited.
+	// UpdateRate is how many control messages (registrations, binding
+	// updates, deregistrations, heartbeats) per second one device may send
+	// (burst: twice as many); more are refused as rate limited.
 	UpdateRate int
 	// DrainTo lists the control addresses of the other home agent devices
 	// are switched to by `ha drain`, best first.
@@ -221,6 +222,14 @@ func (c Config) Validate() error {
 	}
 	if len(c.DrainTo) > 0 && c.DrainFingerprint == "" {
 		return fmt.Errorf("%w: drain_to needs drain_fingerprint", ErrInvalid)
+	}
+	// Every RegisterAck carries the routes and the zone (as the search
+	// domain): settings it cannot carry would fail every registration.
+	if len(c.Routes) > binding.MaxRoutes {
+		return fmt.Errorf("%w: %d routes, at most %d (a registration answer carries them all)", ErrInvalid, len(c.Routes), binding.MaxRoutes)
+	}
+	if !c.DNSDisabled && len(c.DNSZone) > binding.MaxStringLen {
+		return fmt.Errorf("%w: dns_zone of %d bytes, at most %d", ErrInvalid, len(c.DNSZone), binding.MaxStringLen)
 	}
 	if len(c.DrainTo) > binding.MaxAddrs {
 		return fmt.Errorf("%w: at most %d drain_to addresses", ErrInvalid, binding.MaxAddrs)

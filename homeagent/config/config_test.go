@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/homeip/homeip/binding"
 )
 
 const example = `# comment
@@ -198,11 +200,37 @@ func TestValidate(t *testing.T) {
 		{Pool4: base.Pool4, Tunnel4: netip.MustParseAddr("10.71.0.1")},
 		{Pool4: []netip.Prefix{netip.MustParsePrefix("10.70.0.0/16"), netip.MustParsePrefix("10.70.8.0/24")}},
 		{Pool4: base.Pool4, Keepalive: time.Hour},
+		{Pool4: base.Pool4, Routes: manyRoutes(binding.MaxRoutes + 1)},
+		{Pool4: base.Pool4, DNSZone: strings.Repeat("a", 250) + ".internal"},
 	}
 	for i, c := range bad {
 		if err := c.WithDefaults().Validate(); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%d: err = %v", i, err)
 		}
+	}
+}
+
+// manyRoutes returns n distinct /32 routes.
+func manyRoutes(n int) []netip.Prefix {
+	out := make([]netip.Prefix, n)
+	for i := range out {
+		out[i] = netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}), 32)
+	}
+	return out
+}
+
+// TestValidateRegisterAckFits: a configuration Validate accepts gives a
+// RegisterAck that encodes.
+func TestValidateRegisterAckFits(t *testing.T) {
+	c := Config{Pool4: []netip.Prefix{netip.MustParsePrefix("10.70.0.0/16")}, Routes: manyRoutes(binding.MaxRoutes),
+		DNSZone: strings.Repeat("a", 240) + ".internal"}.WithDefaults()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ack := &binding.RegisterAck{Status: binding.StatusAccepted, Routes: c.Routes, SearchDomain: c.DNSZone,
+		Lifetime: c.Lifetime, Keepalive: c.Keepalive, MTU: uint16(c.MTU)}
+	if _, err := binding.Marshal(ack); err != nil {
+		t.Fatalf("the largest valid configuration's RegisterAck: %v", err)
 	}
 }
 

@@ -76,7 +76,7 @@ var fields = []field{
 	durField("keepalive", "keepalive", "keepalive interval told to devices", func(c *Config) *time.Duration { return &c.Keepalive }),
 	durField("quarantine", "quarantine", "how long a revoked device's addresses stay unused", func(c *Config) *time.Duration { return &c.Quarantine }),
 	intField("max_care_of", "max-care-of", "most care-of entries per device", 1, 64, func(c *Config) *int { return &c.MaxCareOf }),
-	intField("update_rate", "update-rate", "binding updates per second one device may send (burst twice that)", 1, 100000, func(c *Config) *int { return &c.UpdateRate }),
+	intField("update_rate", "update-rate", "control messages per second one device may send (burst twice that)", 1, 100000, func(c *Config) *int { return &c.UpdateRate }),
 	endpointsField("drain_to", "drain-to", "other home agent `ha drain` switches devices to (repeatable)", func(c *Config) *[]netip.AddrPort { return &c.DrainTo }),
 	{key: "drain_fingerprint", flag: "drain-fingerprint", help: "certificate fingerprint of the drain_to home agent",
 		set: func(c *Config, v string) error {

@@ -49,11 +49,7 @@ func DefaultPools(dataDir string, rnd io.Reader) (pool4, pool6 []netip.Prefix, e
 	}
 	doc := "# Chosen at first start; the leases depend on them. Do not edit.\n" +
 		string(Marshal(Config{Pool4: []netip.Prefix{p4}, Pool6: []netip.Prefix{p6}}))
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(doc), 0o600); err != nil {
-		return nil, nil, fmt.Errorf("config: writing default pools: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := WriteFileAtomic(path, []byte(doc), 0o600); err != nil {
 		return nil, nil, fmt.Errorf("config: writing default pools: %w", err)
 	}
 	return []netip.Prefix{p4}, []netip.Prefix{p6}, nil

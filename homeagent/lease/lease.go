@@ -34,6 +34,15 @@ func AssignVIPs(ctx context.Context, s store.Store, p *pool.Pool, deviceID strin
 }
 
 func assign(ctx context.Context, s store.Store, p *pool.Pool, deviceID string, now time.Time, restarts int) ([]store.Lease, error) {
+	// A device holding all its VIPs commits nothing, so the store would
+	// not be asked about it: ask first whether it may have leases at all.
+	d, err := s.Device(ctx, deviceID)
+	if err != nil {
+		return nil, fmt.Errorf("lease: assigning VIPs to %q: %w", deviceID, err)
+	}
+	if !d.Active() {
+		return nil, fmt.Errorf("lease: assigning VIPs to %q: %w", deviceID, store.ErrRevoked)
+	}
 	have, err := s.Leases(ctx, deviceID)
 	if err != nil {
 		return nil, fmt.Errorf("lease: assigning VIPs to %q: %w", deviceID, err)

@@ -91,6 +91,13 @@ func TestAssignVIPsSticky(t *testing.T) {
 	if _, err := lease.AssignVIPs(ctx, s, p, "b", t0); !errors.Is(err, store.ErrRevoked) {
 		t.Fatalf("revoked device: %v", err)
 	}
+	// A revoked device that holds its VIPs gets them no more either.
+	if err := s.RevokeDevice(ctx, "a", t0); err != nil {
+		t.Fatal(err)
+	}
+	if ls, err := lease.AssignVIPs(ctx, s, p, "a", t0); !errors.Is(err, store.ErrRevoked) {
+		t.Fatalf("revoked device holding leases: %+v, %v", ls, err)
+	}
 }
 
 func TestReserveAndRemove(t *testing.T) {

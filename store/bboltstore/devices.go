@@ -221,7 +221,7 @@ func (s *Store) DeleteDevice(ctx context.Context, id string, at time.Time) ([]st
 				return err
 			}
 		}
-		if err := deleteTokensOf(tx, id); err != nil {
+		if err := deleteTokensOf(tx, id, nil); err != nil {
 			return err
 		}
 		if err := tx.Bucket(bName).Delete([]byte(d.Name)); err != nil {

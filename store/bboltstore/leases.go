@@ -60,11 +60,11 @@ func (s *Store) CommitLease(ctx context.Context, ls ...store.Lease) error {
 			if err != nil {
 				return err
 			}
-			if holder == l.DeviceID {
-				continue // already committed
-			}
 			if !d.Active() {
 				return refuse(fmt.Errorf("device %q: %w", d.ID, store.ErrRevoked))
+			}
+			if holder == l.DeviceID {
+				continue // already committed
 			}
 			if holder != "" {
 				return refuse(&store.ConflictError{Addr: l.Addr, Holder: holder})

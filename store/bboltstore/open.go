@@ -69,6 +69,11 @@ type Options struct {
 	// twice the throughput of bbolt's 10 ms with 64 callers).
 	MaxBatchDelay time.Duration
 	MaxBatchSize  int
+	// ReadOnly opens an existing store for reading only (a shared lock,
+	// so not while a home agent has it open): a missing file is
+	// ErrNotFound and one that would need a migration ErrSchema, and
+	// every mutating call fails. For checking a store (ha check).
+	ReadOnly bool
 }
 
 // Store is a store.Store in one bbolt file. It is safe for concurrent use.
@@ -102,12 +107,23 @@ func open(path string, opts Options, target uint32, migs []Migration) (*Store, e
 	if err := precheck(path); err != nil {
 		return nil, err
 	}
+	if opts.ReadOnly {
+		if _, err := os.Stat(path); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("bboltstore: opening %s: %w: no store there", path, store.ErrNotFound)
+			}
+			return nil, fmt.Errorf("bboltstore: opening %s: %w", path, err)
+		}
+	}
 	timeout := opts.LockTimeout
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, FreelistType: bolt.FreelistMapType})
+	db, err := boltOpen(path, &bolt.Options{Timeout: timeout, FreelistType: bolt.FreelistMapType, ReadOnly: opts.ReadOnly})
 	if err != nil {
+		if errors.Is(err, store.ErrCorrupt) {
+			return nil, err
+		}
 		var pe *os.PathError
 		switch {
 		case errors.Is(err, berrors.ErrTimeout):
@@ -126,11 +142,44 @@ func open(path string, opts Options, target uint32, migs []Migration) (*Store, e
 	if opts.MaxBatchSize > 0 {
 		db.MaxBatchSize = opts.MaxBatchSize
 	}
-	if err := prepare(db, target, migs, log); err != nil {
+	if err := prepareSafely(db, target, migs, opts.ReadOnly, log); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("bboltstore: opening %s: %w", path, err)
 	}
 	return &Store{db: db, log: log, path: path}, nil
+}
+
+// boltOpen is bolt.Open with bbolt's panic on a damaged freelist or page
+// turned into ErrCorrupt. The file descriptor bbolt had opened is lost in
+// that case: the caller is about to report the damage and stop.
+func boltOpen(path string, o *bolt.Options) (db *bolt.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			db, err = nil, fmt.Errorf("bboltstore: opening %s: %w: bbolt: %v (run ha check)", path, store.ErrCorrupt, r)
+		}
+	}()
+	return bolt.Open(path, 0o600, o)
+}
+
+// prepareSafely is prepare with a panic of bbolt's on a damaged page
+// turned into ErrCorrupt.
+func prepareSafely(db *bolt.DB, target uint32, migs []Migration, readOnly bool, log *slog.Logger) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = corruptPanic("preparing", r)
+		}
+	}()
+	if readOnly {
+		current := false
+		if err := db.View(func(tx *bolt.Tx) error { current = isCurrent(tx, target); return nil }); err != nil {
+			return err
+		}
+		if !current {
+			return fmt.Errorf("%w: not a homeip store of schema %d (a read-only open neither creates nor migrates)", store.ErrSchema, target)
+		}
+		return nil
+	}
+	return prepare(db, target, migs, log)
 }
 
 // precheck refuses a non-empty file that does not carry bbolt's magic in
@@ -285,12 +334,13 @@ func (s *Store) begin(ctx context.Context) (func(), error) {
 // verifies the store's own invariants: every record decodes, indexes and
 // records agree, no address is leased twice (the key is the address, so
 // that holds by construction) and no device holds two leases of a family.
-func (s *Store) Check(ctx context.Context) error {
+func (s *Store) Check(ctx context.Context) (err error) {
 	done, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("bboltstore: check: %w", err)
 	}
 	defer done()
+	defer s.recoverCorrupt("check", &err)
 	return s.db.View(func(tx *bolt.Tx) error {
 		for err := range tx.Check() {
 			return fmt.Errorf("bboltstore: check: %w: %v", store.ErrCorrupt, err)

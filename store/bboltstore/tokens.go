@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -99,6 +100,12 @@ func (s *Store) RedeemToken(ctx context.Context, hash [32]byte, now time.Time, e
 		d.WGKey = e.WGKey
 		d.Enrolled = now
 		t.Used = now
+		// Enrolment ends every other token of the device: one issued
+		// earlier (device add's, when a new token was asked for later)
+		// must not re-enrol someone else.
+		if err := deleteTokensOf(tx, d.ID, hash[:]); err != nil {
+			return err
+		}
 		if err := tx.Bucket(bTokens).Put(hash[:], encodeToken(t)); err != nil {
 			return err
 		}
@@ -114,12 +121,16 @@ func (s *Store) RedeemToken(ctx context.Context, hash [32]byte, now time.Time, e
 	return out, nil
 }
 
-// deleteTokensOf removes every token of a device.
-func deleteTokensOf(tx *bolt.Tx, id string) error {
+// deleteTokensOf removes every token of a device but the one whose hash
+// is keep (nil: all of them).
+func deleteTokensOf(tx *bolt.Tx, id string, keep []byte) error {
 	pre := devPrefix(id)
 	var keys [][]byte
 	c := tx.Bucket(bDevToken).Cursor()
 	for k, _ := c.Seek(pre); k != nil && bytes.HasPrefix(k, pre); k, _ = c.Next() {
+		if keep != nil && bytes.Equal(k[len(pre):], keep) {
+			continue
+		}
 		keys = append(keys, append([]byte(nil), k...))
 	}
 	for _, k := range keys {
@@ -131,4 +142,102 @@ func deleteTokensOf(tx *bolt.Tx, id string) error {
 		}
 	}
 	return nil
+}
+
+// Token returns the token with that hash, read-only.
+func (s *Store) Token(ctx context.Context, hash [32]byte) (store.Token, error) {
+	var out store.Token
+	err := s.view(ctx, "looking a token up", func(tx *bolt.Tx) error {
+		v := tx.Bucket(bTokens).Get(hash[:])
+		if v == nil {
+			return refuse(fmt.Errorf("token: %w", store.ErrNotFound))
+		}
+		t, err := decodeToken(hash[:], v)
+		out = t
+		return err
+	})
+	if err != nil {
+		return store.Token{}, err
+	}
+	return out, nil
+}
+
+// Tokens lists a device's tokens, unredeemed and redeemed, ordered by
+// creation time.
+func (s *Store) Tokens(ctx context.Context, deviceID string) ([]store.Token, error) {
+	if err := store.ValidateID(deviceID); err != nil {
+		return nil, fmt.Errorf("bboltstore: listing tokens: %w", err)
+	}
+	var out []store.Token
+	err := s.view(ctx, "listing tokens of "+deviceID, func(tx *bolt.Tx) error {
+		out = nil
+		if _, err := mustDevice(tx, deviceID); err != nil {
+			return err
+		}
+		pre := devPrefix(deviceID)
+		c := tx.Bucket(bDevToken).Cursor()
+		for k, _ := c.Seek(pre); k != nil && bytes.HasPrefix(k, pre); k, _ = c.Next() {
+			h := k[len(pre):]
+			v := tx.Bucket(bTokens).Get(h)
+			if v == nil {
+				return fmt.Errorf("token index entry of %q without a token: %w", deviceID, store.ErrCorrupt)
+			}
+			t, err := decodeToken(h, v)
+			if err != nil {
+				return err
+			}
+			out = append(out, t)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b store.Token) int { return a.Created.Compare(b.Created) })
+	return out, nil
+}
+
+// CancelTokens removes a device's unredeemed tokens and returns how many.
+func (s *Store) CancelTokens(ctx context.Context, deviceID string) (int, error) {
+	if err := store.ValidateID(deviceID); err != nil {
+		return 0, fmt.Errorf("bboltstore: cancelling tokens: %w", err)
+	}
+	n := 0
+	err := s.update(ctx, "cancelling tokens of "+deviceID, false, func(tx *bolt.Tx) error {
+		n = 0
+		if _, err := mustDevice(tx, deviceID); err != nil {
+			return err
+		}
+		pre := devPrefix(deviceID)
+		var keys [][]byte
+		c := tx.Bucket(bDevToken).Cursor()
+		for k, _ := c.Seek(pre); k != nil && bytes.HasPrefix(k, pre); k, _ = c.Next() {
+			h := k[len(pre):]
+			v := tx.Bucket(bTokens).Get(h)
+			if v == nil {
+				return fmt.Errorf("token index entry of %q without a token: %w", deviceID, store.ErrCorrupt)
+			}
+			t, err := decodeToken(h, v)
+			if err != nil {
+				return err
+			}
+			if t.Used.IsZero() {
+				keys = append(keys, append([]byte(nil), k...))
+			}
+		}
+		for _, k := range keys {
+			if err := tx.Bucket(bTokens).Delete(k[len(pre):]); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bDevToken).Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(keys)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime/debug"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -25,16 +26,18 @@ func refuse(err error) error { return refusal{err} }
 
 // update runs fn in a read-write transaction; batched ones share a
 // transaction and an fsync with concurrent callers (bbolt Batch).
-func (s *Store) update(ctx context.Context, what string, batched bool, fn func(tx *bolt.Tx) error) error {
+func (s *Store) update(ctx context.Context, what string, batched bool, fn func(tx *bolt.Tx) error) (err error) {
 	done, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("bboltstore: %s: %w", what, err)
 	}
 	defer done()
+	defer s.recoverCorrupt(what, &err)
 	var refused error
-	run := func(tx *bolt.Tx) error {
+	run := func(tx *bolt.Tx) (err error) {
+		defer s.recoverCorrupt(what, &err)
 		refused = nil // Batch may run fn again
-		err := fn(tx)
+		err = fn(tx)
 		var r refusal
 		if errors.As(err, &r) {
 			refused = r.err
@@ -60,20 +63,46 @@ func (s *Store) update(ctx context.Context, what string, batched bool, fn func(t
 	return nil
 }
 
-// view runs fn in a read-only transaction.
-func (s *Store) view(ctx context.Context, what string, fn func(tx *bolt.Tx) error) error {
+// view runs fn in a read-only transaction; a refusal fn returns reaches
+// the caller as the error it wraps.
+func (s *Store) view(ctx context.Context, what string, fn func(tx *bolt.Tx) error) (err error) {
 	done, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("bboltstore: %s: %w", what, err)
 	}
 	defer done()
+	defer s.recoverCorrupt(what, &err)
 	if err := s.db.View(fn); err != nil {
+		var r refusal
+		if errors.As(err, &r) {
+			err = r.err
+		}
 		if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 			err = net.ErrClosed
 		}
 		return fmt.Errorf("bboltstore: %s: %w", what, err)
 	}
 	return nil
+}
+
+// recoverCorrupt turns a panic of bbolt's into an error wrapping
+// store.ErrCorrupt: bbolt panics when it meets a damaged page (an
+// unknown page type, a freelist that makes no sense), and the home agent
+// should say the file is damaged and stop, not crash. bbolt rolls the
+// transaction back before the panic reaches here. A panic of this
+// package's own would be reported the same way, so the stack is logged.
+// Deferred by every transaction; err is the function's result.
+func (s *Store) recoverCorrupt(what string, err *error) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	s.log.Error("bbolt panicked: the store file is damaged", "op", what, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	*err = corruptPanic(what, r)
+}
+
+func corruptPanic(what string, r any) error {
+	return fmt.Errorf("bboltstore: %s: %w: bbolt: %v (run ha check)", what, store.ErrCorrupt, r)
 }
 
 // getDevice reads and decodes a device record; found is false if absent.

@@ -35,6 +35,7 @@ func Run(t *testing.T, open Opener) {
 		{"Devices", testDevices},
 		{"DeviceValidation", testDeviceValidation},
 		{"RenameRevoke", testRenameRevoke},
+		{"TokensEndWithEnrolment", testTokensEndWithEnrolment},
 		{"Tokens", testTokens},
 		{"TokenRedeemedOnce", testTokenRedeemedOnce},
 		{"Leases", testLeases},
@@ -266,6 +267,57 @@ func testTokens(t *testing.T, s store.Store) {
 	wantIs(t, "duplicate token", s.AddToken(ctx, tok), store.ErrExists)
 }
 
+// testTokensEndWithEnrolment: redeeming one of a device's tokens ends the
+// others.
+func testTokensEndWithEnrolment(t *testing.T, s store.Store) {
+	mustCreate(t, s, "a")
+	h1 := store.HashToken(addToken(t, s, "a", time.Hour))
+	h2 := store.HashToken(addToken(t, s, "a", time.Hour))
+	h3 := store.HashToken(addToken(t, s, "a", 2*time.Hour))
+	_, err := s.RedeemToken(ctx, h2, t0, enrolment("a"))
+	ok(t, "redeem", err)
+	for _, h := range [][32]byte{h1, h3} {
+		_, err = s.RedeemToken(ctx, h, t0, enrolment("a2"))
+		wantIs(t, "another token of the enrolled device", err, store.ErrTokenInvalid)
+	}
+	_, err = s.RedeemToken(ctx, h2, t0, enrolment("a"))
+	wantIs(t, "the redeemed token again", err, store.ErrTokenInvalid)
+	ts, err := s.Tokens(ctx, "a")
+	ok(t, "tokens", err)
+	if len(ts) != 1 || ts[0].Hash != h2 || !ts[0].Used.Equal(t0) {
+		t.Fatalf("tokens after enrolment = %+v", ts)
+	}
+	if tk, err := s.Token(ctx, h2); err != nil || tk.DeviceID != "a" || !tk.Used.Equal(t0) {
+		t.Fatalf("Token(redeemed) = %+v, %v", tk, err)
+	}
+	_, err = s.Token(ctx, h1)
+	wantIs(t, "Token(ended)", err, store.ErrNotFound)
+
+	// Listing and cancelling.
+	h4 := store.HashToken(addToken(t, s, "a", time.Hour))
+	h5 := store.HashToken(addToken(t, s, "a", time.Hour))
+	ts, err = s.Tokens(ctx, "a")
+	ok(t, "tokens", err)
+	if len(ts) != 3 {
+		t.Fatalf("tokens = %+v", ts)
+	}
+	n, err := s.CancelTokens(ctx, "a")
+	if err != nil || n != 2 {
+		t.Fatalf("CancelTokens = %d, %v; want 2", n, err)
+	}
+	for _, h := range [][32]byte{h4, h5} {
+		_, err = s.RedeemToken(ctx, h, t0, enrolment("a2"))
+		wantIs(t, "cancelled token", err, store.ErrTokenInvalid)
+	}
+	if n, err := s.CancelTokens(ctx, "a"); err != nil || n != 0 {
+		t.Fatalf("CancelTokens again = %d, %v; want 0", n, err)
+	}
+	_, err = s.Tokens(ctx, "zz")
+	wantIs(t, "tokens of unknown", err, store.ErrNotFound)
+	_, err = s.CancelTokens(ctx, "zz")
+	wantIs(t, "cancel for unknown", err, store.ErrNotFound)
+}
+
 func testTokenRedeemedOnce(t *testing.T, s store.Store) {
 	mustCreate(t, s, "a")
 	h := store.HashToken(addToken(t, s, "a", time.Hour))
@@ -352,6 +404,13 @@ func testLeases(t *testing.T, s store.Store) {
 
 	ok(t, "revoke", s.RevokeDevice(ctx, "b", t0))
 	wantIs(t, "revoked device", s.CommitLease(ctx, lease("b", c4)), store.ErrRevoked)
+	// A revoked device keeps its leases but is refused even the ones it
+	// holds: nothing leases to it any more.
+	ok(t, "revoke a", s.RevokeDevice(ctx, "a", t0))
+	wantIs(t, "revoked device's own lease", s.CommitLease(ctx, lease("a", b4)), store.ErrRevoked)
+	if ls, err := s.Leases(ctx, "a"); err != nil || len(ls) != 2 {
+		t.Fatalf("revoked device's leases = %v, %v", ls, err)
+	}
 }
 
 func testLeaseConflicts(t *testing.T, s store.Store) {
