@@ -47,6 +47,12 @@ type sharedBind struct {
 	sendOversize, sendResegmented, sendDropped atomic.Uint64
 	sendLog                                    sendLogger
 
+	// retired holds the endpoints peers were re-pointed away from
+	// (retire.go), published by the Device; nil when there are none,
+	// which is nearly always. held counts datagrams it held.
+	retired atomic.Pointer[retiredTable]
+	held    atomic.Uint64
+
 	mu     sync.Mutex
 	open   bool // guarded by mu; between Open and Close
 	closed bool // guarded by mu; closed for good (Device closed)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"time"
 
 	"golang.org/x/net/ipv6"
 	"golang.zx2c4.com/wireguard/conn"
@@ -75,13 +76,33 @@ func (b *sharedBind) makeReceive(br batchReader, rxOffload bool) conn.ReceiveFun
 			}
 			out[i] = ep
 		}
-		b.m.sort(bufs, sizes, n, func(i int) (netip.AddrPort, netip.Addr) {
+		wg := b.m.sort(bufs, sizes, n, func(i int) (netip.AddrPort, netip.Addr) {
 			ep := out[i].(*endpoint)
 			return ep.dst, ep.source().addr
 		})
+		if wg > 0 {
+			if t := b.retired.Load(); t != nil {
+				b.holdRetired(t, sizes[:n], out[:n])
+			}
+		}
 		return n, nil
 	}
 	return fn
+}
+
+// holdRetired hands the WireGuard datagrams of a sorted batch that came
+// from a retired endpoint to wireguard-go with the endpoint their peer was
+// re-pointed to (retire.go). Once every entry of t has expired it drops t,
+// unless the Device published another meanwhile.
+func (b *sharedBind) holdRetired(t *retiredTable, sizes []int, eps []conn.Endpoint) {
+	now := time.Now()
+	if !now.Before(t.until) {
+		b.retired.CompareAndSwap(t, nil)
+		return
+	}
+	if n := t.hold(sizes, eps, now, b.log); n > 0 {
+		b.held.Add(uint64(n))
+	}
 }
 
 // splitCoalesced splits the GRO-coalesced messages msgs[first:last] into

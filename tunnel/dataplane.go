@@ -106,8 +106,9 @@ type DataPlane interface {
 	// peer with the same public key (its AllowedIPs are replaced exactly,
 	// its handshake state is kept). An allowed prefix that another peer
 	// had moves to this one, as in WireGuard. A zero Endpoint leaves the
-	// current endpoint of an existing peer in place. An invalid peer is
-	// refused with ErrInvalidPeer and nothing changes.
+	// current endpoint of an existing peer in place; a valid one
+	// re-points the peer as SetEndpoint does, retirement included. An
+	// invalid peer is refused with ErrInvalidPeer and nothing changes.
 	SetPeer(p Peer) error
 	// RemovePeer removes the peer at once (its keys and sessions are
 	// dropped). ErrUnknownPeer if there is no such peer.
@@ -115,6 +116,20 @@ type DataPlane interface {
 	// SetEndpoint re-points the peer: the next packet to it goes to ep.
 	// ErrUnknownPeer if there is no such peer, ErrInvalidPeer if ep is not
 	// a unicast address with a port.
+	//
+	// The caller is the authority on where the peer is. Between
+	// re-points the peer still roams the WireGuard way, to the source of
+	// its latest authenticated datagram (a NAT that changed the peer's
+	// mapping is followed at once), with one exception: the endpoint
+	// that the previous SetEndpoint or SetPeer named, if it was another
+	// address, is retired for RetireHold, and datagrams from it in that
+	// time (sent before the peer moved and late on the path it left) are
+	// received and delivered but leave the peer at ep. A later re-point
+	// that names a retired address ends its retirement; removing the
+	// peer ends all of its own. An address the peer roamed to by itself
+	// is not retired when it is re-pointed away from it: the caller
+	// never named it. Datagrams already received when SetEndpoint returns
+	// may still move the peer once.
 	SetEndpoint(pub Key, ep netip.AddrPort) error
 	// SetPeerMTU sets the largest inner IP packet (header included) that
 	// the peer's current outer path carries; 0 means the interface MTU.

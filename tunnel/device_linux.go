@@ -37,6 +37,7 @@ type Device struct {
 	closed bool        // guarded by mu
 	mtu    int         // interface MTU
 	routes *peerRoutes // allowed prefixes and SetPeerMTU values, guarded by mu
+	roam   *roamGuard  // endpoints named by re-points and retired ones, guarded by mu
 }
 
 var _ DataPlane = (*Device)(nil)
@@ -50,7 +51,7 @@ func New(cfg Config) (*Device, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Device{log: cfg.Logger, m: newDemux(), mtu: cfg.MTU, routes: newPeerRoutes(cfg.MTU)}
+	d := &Device{log: cfg.Logger, m: newDemux(), mtu: cfg.MTU, routes: newPeerRoutes(cfg.MTU), roam: newRoamGuard(RetireHold)}
 	ok := false
 	defer func() {
 		if !ok {
@@ -180,6 +181,16 @@ func (d *Device) SendStats() SendStats { return d.bind.sendStats() }
 // MTUStats returns the counters of the per-peer MTU filter (SetPeerMTU).
 func (d *Device) MTUStats() MTUStats { return d.mtuf.stats() }
 
+// RetiredStats returns the counters of retired endpoints: how many
+// re-points retired one, and how many late datagrams from them were kept
+// from moving their peer back.
+func (d *Device) RetiredStats() RetiredStats {
+	d.mu.Lock()
+	n := d.roam.count
+	d.mu.Unlock()
+	return RetiredStats{Retired: n, Held: d.bind.held.Load()}
+}
+
 // Activity receives a value after WireGuard datagrams were received or
 // sent since the last value was taken (signals are coalesced: one
 // pending at most). A mobile node waits on it while its tunnel is idle
@@ -204,7 +215,7 @@ func (d *Device) SetPeer(p Peer) error {
 	}
 	if p.Endpoint.IsValid() {
 		if peer := d.wg.LookupPeer(device.NoisePublicKey(p.PublicKey)); peer != nil {
-			d.stickToControlSourceLocked(peer, p.Endpoint)
+			d.repointedLocked(peer, p.PublicKey, p.Endpoint)
 		}
 	}
 	return nil
@@ -224,6 +235,8 @@ func (d *Device) RemovePeer(pub Key) error {
 	if d.routes.remove(pub) {
 		d.mtuf.setTable(d.routes.table())
 	}
+	d.roam.forget(pub)
+	d.bind.retired.Store(d.roam.table(time.Now()))
 	return nil
 }
 
@@ -262,26 +275,39 @@ func (d *Device) SetEndpoint(pub Key, ep netip.AddrPort) error {
 	if err := d.wg.IpcSet(endpointUAPI(pub, ep)); err != nil {
 		return fmt.Errorf("tunnel: set endpoint of %s: %w", pub, err)
 	}
-	d.stickToControlSourceLocked(peer, ep)
+	d.repointedLocked(peer, pub, ep)
 	return nil
 }
 
-// stickToControlSourceLocked gives a re-pointed peer's endpoint the local
-// address that ep's control datagrams last arrived on, so that WireGuard
-// replies leave from the address the device sent to, as the control
-// replies already do. A home agent is re-pointed from a binding update
-// received over QUIC; without this, the endpoint set through UAPI has no
-// source and the kernel picks one by route, which on a host with several
-// addresses (a published address on lo, one per uplink) is the wrong one
-// and the device's NAT drops the replies. Nothing changes when no control
-// datagram came from ep, or when the device routes its control source
-// (Config.RouteControlSource, a mobile node).
-func (d *Device) stickToControlSourceLocked(peer *device.Peer, ep netip.AddrPort) {
+// repointedLocked completes the re-point of peer pub to ep, which UAPI
+// has already set, in two ways.
+//
+// It gives the endpoint the local address that ep's control datagrams
+// last arrived on, so that WireGuard replies leave from the address the
+// device sent to, as the control replies already do. A home agent is
+// re-pointed from a binding update received over QUIC; without this, the
+// endpoint set through UAPI has no source and the kernel picks one by
+// route, which on a host with several addresses (a published address on
+// lo, one per uplink) is the wrong one and the device's NAT drops the
+// replies. Nothing changes when no control datagram came from ep, or when
+// the device routes its control source (Config.RouteControlSource, a
+// mobile node).
+//
+// And it retires the endpoint the previous re-point named, if that was
+// another address, and publishes the retired endpoints to the Bind, so
+// that datagrams still in flight from there do not move the peer back
+// (retire.go).
+func (d *Device) repointedLocked(peer *device.Peer, pub Key, ep netip.AddrPort) {
 	src := d.ctrl.sourceFor(ep)
-	if !src.IsValid() {
-		return
+	e := newEndpoint(ep, src, 0)
+	if src.IsValid() {
+		peer.SetEndpointFromPacket(e)
 	}
-	peer.SetEndpointFromPacket(newEndpoint(ep, src, 0))
+	now := time.Now()
+	if old := d.roam.repoint(pub, e, now); old.IsValid() {
+		d.log.Debug("endpoint retired", "peer", pub, "retired", old, "endpoint", e.dst, "for", d.roam.hold)
+	}
+	d.bind.retired.Store(d.roam.table(now))
 }
 
 // Peers implements DataPlane.
@@ -318,6 +344,8 @@ func (d *Device) Rebind() error {
 		return fmt.Errorf("tunnel: rebind: %w", err)
 	}
 	d.ctrl.forgetSources()
+	d.roam.clearSources()
+	d.bind.retired.Store(d.roam.table(time.Now()))
 	return nil
 }
 

@@ -39,6 +39,9 @@ func (d *Device) MTUStats() MTUStats { return MTUStats{} }
 // SendStats returns the EMSGSIZE counters; all zero here.
 func (d *Device) SendStats() SendStats { return SendStats{} }
 
+// RetiredStats returns the counters of retired endpoints; all zero here.
+func (d *Device) RetiredStats() RetiredStats { return RetiredStats{} }
+
 // SetPeer implements DataPlane.
 func (d *Device) SetPeer(Peer) error { return ErrUnsupported }
 
