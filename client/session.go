@@ -22,12 +22,14 @@ import (
 // quicConfig is the QUIC configuration of every control connection. The
 // node sends its own heartbeats at the learned keepalive interval, so
 // QUIC's keepalive is off and its idle timeout sits above the longest
-// keepalive interval.
+// keepalive interval. Packets start at binding.InitialPacketSize, which
+// fits a 1280-byte link, IPv4 or IPv6; path MTU discovery stays on.
 func quicConfig(idle time.Duration) *quic.Config {
 	return &quic.Config{
 		HandshakeIdleTimeout: 5 * time.Second,
 		MaxIdleTimeout:       idle,
 		KeepAlivePeriod:      0,
+		InitialPacketSize:    binding.InitialPacketSize,
 	}
 }
 
