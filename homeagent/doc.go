@@ -30,10 +30,10 @@
 //     A device without a binding has its peer pointed at the address the
 //     registration came from; one with a binding keeps its primary path.
 //   - BindingUpdate goes to binding.Cache.ApplyInto with the address the
-//     QUIC packets are observed from (conn.RemoteAddr(), read at every
-//     update): the care-of address is NAT-safe. The event the cache returns
-//     re-points the peer before the ack is written, so the endpoint has
-//     moved when the device learns its update was accepted.
+//     QUIC packet carrying it was observed from: the care-of address is
+//     NAT-safe. The event the cache returns re-points the peer before the
+//     ack is written, so the endpoint has moved when the device learns its
+//     update was accepted.
 //   - Heartbeat is echoed with the observed address; Deregister removes the
 //     binding and retires the peer.
 //
@@ -41,6 +41,22 @@
 // mobile node opens a new connection from its new path after a move. A
 // device may therefore have several connections; the newest registered one
 // wins and the older ones are closed.
+//
+// # NAT rebinding
+//
+// A NAT that forgets a device's mapping (conntrack flushed, timed out)
+// gives its next packet a new public port with nothing changing on the
+// device. quic-go then probes the new address and keeps sending to the
+// old, dead one until the probe is answered, and RemoteAddr() still names
+// the old one; a receive-only device sends WireGuard nothing that would
+// make WireGuard roam. So the home agent follows each connection's paths
+// through quic-go's qlog events (connPaths, the connection's
+// quic.Config.Tracer): "observed" is the address the latest packet came
+// from. A heartbeat on the device's current connection that arrives from
+// another address than its primary path was bound from re-points the
+// WireGuard peer at once (followRebinding) and tells the device the new
+// address in the acknowledgement; the device's binding update follows
+// and moves the binding.
 //
 // # Peers are materialised lazily
 //

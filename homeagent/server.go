@@ -186,7 +186,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 
-	tr := &quic.Transport{Conn: s.pc}
+	tr := &quic.Transport{Conn: s.pc, ConnContext: withConnPaths}
 	ln, err := tr.Listen(binding.ServerTLSConfig(s.id.Cert), s.quicConfig())
 	if err != nil {
 		tr.Close()
@@ -303,6 +303,7 @@ func (s *Server) quicConfig() *quic.Config {
 		MaxIncomingStreams:    4,
 		MaxIncomingUniStreams: -1,
 		InitialPacketSize:     binding.InitialPacketSize,
+		Tracer:                tracePaths,
 	}
 }
 
