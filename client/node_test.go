@@ -623,6 +623,34 @@ func TestNodeProbesOnceWhenTrafficStopsOnHealthyPath(t *testing.T) {
 	}
 }
 
+// TestNodeRebindsWhenNATForgetsMappingUnderTraffic: the NAT in front of
+// the node forgets its mapping while a receive-only downlink flows. The
+// downlink stalls, the stall probe is answered from the new public
+// address, and the node updates its binding at once (not at its next
+// keepalive), counting a NAT rebinding rather than a false alarm.
+func TestNodeRebindsWhenNATForgetsMappingUnderTraffic(t *testing.T) {
+	e := enrollEnv(t, clienttest.Config{})
+	e.start(netState(wifiLink), stallTweak)
+	st := e.waitFor("registration", registered)
+	before, _ := e.ha.Binding("phone")
+	dp := <-e.dp
+	stop := downlink(t, dp, tunnel.Key(e.ha.WGPublicKey()))
+	time.Sleep(300 * time.Millisecond)
+	newPort := st.CareOf.Port() + 1
+	e.ha.RebindNAT(newPort)
+	stop()
+	st = e.waitFor("binding moved to the new mapping", func(s client.Status) bool { return s.CareOf.Port() == newPort })
+	if st.NATRebinds != 1 || st.StallProbes != 1 || st.StallFalseAlarms != 0 {
+		t.Errorf("NAT rebinds %d, stall probes %d, false alarms %d; want 1, 1, 0", st.NATRebinds, st.StallProbes, st.StallFalseAlarms)
+	}
+	if b, _ := e.ha.Binding("phone"); b.Observed.Port() != newPort || b.Sequence == before.Sequence {
+		t.Errorf("home agent's binding %+v, want a new update from port %d", b, newPort)
+	}
+	if st.Handovers != 0 || st.Interface != "wlan0" {
+		t.Errorf("%d handovers, interface %s: a NAT rebinding is not a move", st.Handovers, st.Interface)
+	}
+}
+
 func TestNodeStallDetectionDisabled(t *testing.T) {
 	e := enrollEnv(t, clienttest.Config{})
 	e.start(netState(wifiLink, cellLink), func(c *client.Config) {

@@ -51,6 +51,10 @@ type Status struct {
 	// path was only idle).
 	StallProbes      int `json:"stall_probes"`
 	StallFalseAlarms int `json:"stall_false_alarms"`
+	// NATRebinds counts the times the home agent saw this node's packets
+	// arrive from a new public address on the same path (the NAT forgot
+	// its mapping), noticed by a stall probe or a keepalive.
+	NATRebinds int `json:"nat_rebinds"`
 	// Reconnects counts control connections re-established after a loss.
 	Reconnects int `json:"reconnects"`
 	// LastError is the last control-plane error, if any.

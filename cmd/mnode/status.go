@@ -85,6 +85,7 @@ func cmdStatus(args []string) error {
 	}
 	row("handovers", ho)
 	row("stall probes", fmt.Sprintf("%d (%d false alarms)", st.StallProbes, st.StallFalseAlarms))
+	row("nat rebindings", st.NATRebinds)
 	row("reconnects", st.Reconnects)
 	if st.LastError != "" {
 		row("last error", st.LastError)
