@@ -109,6 +109,28 @@
 // 0.45 s to fail over; the stream's gap (about 0.75 s) is then set by
 // the sender's TCP retransmission timer.
 //
+// # Path MTU
+//
+// Control connections start with 1232-byte packets
+// (binding.InitialPacketSize), which fit a 1280-byte link, IPv4 or IPv6,
+// and quic-go's path MTU discovery (DPLPMTUD, RFC 8899) stays on. Each
+// connection has a qlog tracer that hands the discovery's results to the
+// loop, and PathMTU, a pure, table-tested policy, turns them into the
+// largest inner packet sent to the home agent (DataPlane.SetPeerMTU of
+// its peer; Status.PathMTU and PathMTUSource). Every move opens a new
+// connection, so every care-of path gets a search of its own. The policy
+// is optimistic: a network not seen within PathMTUConfig.Remember (1 h)
+// starts at the bound its access interface allows (Interface.MTU minus
+// the outer IP, UDP and WireGuard headers; no limit when the MTU is
+// unknown, as on a phone), a network seen before at what its last search
+// found; confirmed sizes only ever raise the value while a search runs;
+// a concluded search sets it and is remembered per network (NetworkKey:
+// interface, gateways, addresses), so coming back does not start over and
+// every new connection searches upwards again. quic-go runs discovery only
+// on a socket that sets the Don't Fragment bit; a data plane whose
+// ControlConn is not such a socket gets no results, and the node then
+// keeps the interface's bound.
+//
 // # Reconnection
 //
 // Jittered exponential backoff (Backoff). After a restart of either side

@@ -46,6 +46,7 @@ type runner struct {
 	suspect map[int]time.Time // link index -> avoid until
 
 	learner *KeepaliveLearner
+	pmtu    *PathMTU
 	stall   *StallDetector // nil when Config.Stall.Disable
 	// activity is the data plane's traffic signal (nil: none);
 	// waitActivity says the loop waits on it for the next stall sample.
@@ -104,6 +105,7 @@ func (n *Node) newRunner(ctx context.Context) (*runner, error) {
 	}
 	r.tr = &quic.Transport{Conn: dp.ControlConn()}
 	r.learner = NewKeepaliveLearner(cfg.Keepalive)
+	r.pmtu = NewPathMTU(cfg.PathMTU)
 	if !cfg.Stall.Disable {
 		r.stall = NewStallDetector(cfg.Stall)
 	}
@@ -157,12 +159,13 @@ func (r *runner) loop() error {
 		}
 		var sessDone <-chan struct{}
 		var events <-chan binding.Message
+		var mtuUpdates <-chan mtuUpdate
 		var activity <-chan struct{}
 		if r.waitActivity {
 			activity = r.activity
 		}
 		if r.sess != nil {
-			sessDone, events = r.sess.Done(), r.sess.Events()
+			sessDone, events, mtuUpdates = r.sess.Done(), r.sess.Events(), r.sess.MTUUpdates()
 		}
 		select {
 		case <-r.ctx.Done():
@@ -194,6 +197,8 @@ func (r *runner) loop() error {
 			r.onSessionLost()
 		case m := <-events:
 			runErr = r.onEvent(m)
+		case u := <-mtuUpdates:
+			r.onPathMTU(u)
 		}
 	}
 	return r.shutdown(runErr)
@@ -519,6 +524,7 @@ func (r *runner) connectTo(addr netip.AddrPort, reason string, at time.Time) (bo
 		r.log.Error("applying the home agent's configuration", "err", err)
 	}
 	r.st.Config = &cfg
+	r.startPathMTU(addr)
 	r.learner.SetInitial(cfg.Keepalive)
 	r.afterBind(ba, bu)
 	r.backoff.Reset()

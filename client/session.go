@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/qlog"
+	"github.com/quic-go/quic-go/qlogwriter"
 
 	"github.com/homeip/homeip/binding"
 )
@@ -47,6 +49,7 @@ type session struct {
 
 	wmu sync.Mutex // serialises frame writes
 
+	mtu       chan mtuUpdate // path MTU discovery results, latest first (see mtuTrace)
 	enrollAck chan *binding.EnrollAck
 	regAck    chan *binding.RegisterAck
 	bindAck   chan *binding.BindingAck
@@ -70,6 +73,9 @@ type controlStream interface {
 // dialSession opens a control connection to addr over tr and its control
 // stream.
 func dialSession(ctx context.Context, tr *quic.Transport, addr netip.AddrPort, tlsConf *tls.Config, qconf *quic.Config, log *slog.Logger) (*session, error) {
+	trace := &mtuTrace{ch: make(chan mtuUpdate, 1)}
+	qconf = qconf.Clone()
+	qconf.Tracer = func(context.Context, bool, quic.ConnectionID) qlogwriter.Trace { return trace }
 	conn, err := tr.Dial(ctx, net.UDPAddrFromAddrPort(addr), tlsConf, qconf)
 	if err != nil {
 		if errors.Is(err, binding.ErrFingerprintMismatch) {
@@ -83,9 +89,53 @@ func dialSession(ctx context.Context, tr *quic.Transport, addr netip.AddrPort, t
 		return nil, fmt.Errorf("client: opening control stream to %s: %w", addr, err)
 	}
 	s := newSession(conn, stream, addr, log)
+	s.mtu = trace.ch
 	go s.readLoop()
 	return s, nil
 }
+
+// mtuUpdate is one result of QUIC's path MTU discovery on a connection:
+// the largest UDP payload confirmed so far, and whether the search ended.
+type mtuUpdate struct {
+	payload int
+	done    bool
+}
+
+// mtuTrace is a control connection's qlog trace (quic.Config.Tracer), of
+// which it keeps only the path MTU discovery results (qlog.MTUUpdated):
+// the latest one waits in ch for the node's loop, older ones unread are
+// replaced. quic-go records from the connection's goroutine only.
+type mtuTrace struct{ ch chan mtuUpdate }
+
+// AddProducer implements qlogwriter.Trace.
+func (t *mtuTrace) AddProducer() qlogwriter.Recorder { return t }
+
+// RecordEvent implements qlogwriter.Recorder.
+func (t *mtuTrace) RecordEvent(ev qlogwriter.Event) {
+	e, ok := ev.(qlog.MTUUpdated)
+	if !ok {
+		return
+	}
+	u := mtuUpdate{payload: e.Value, done: e.Done}
+	for {
+		select {
+		case t.ch <- u:
+			return
+		default:
+		}
+		select {
+		case <-t.ch: // an older result nobody read yet
+		default:
+		}
+	}
+}
+
+// Close implements qlogwriter.Recorder; there is nothing to flush.
+func (t *mtuTrace) Close() error { return nil }
+
+// MTUUpdates delivers the connection's path MTU discovery results, the
+// latest one only (nil for a session without a connection).
+func (s *session) MTUUpdates() <-chan mtuUpdate { return s.mtu }
 
 // newSession returns a session on stream; the caller starts readLoop.
 func newSession(conn *quic.Conn, stream controlStream, addr netip.AddrPort, log *slog.Logger) *session {

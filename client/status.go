@@ -31,6 +31,14 @@ type Status struct {
 	Standby string `json:"standby,omitempty"`
 	// RTTms is the smoothed control-path round-trip time.
 	RTTms float64 `json:"rtt_ms"`
+	// PathMTU is the largest inner packet the node sends to the home agent
+	// on its current path (the tunnel interface's MTU when the path has no
+	// smaller limit); PathMTUSource says where it came from: "interface"
+	// (the access interface's bound), "remembered" (this network's last
+	// search) or "discovered" (QUIC's path MTU discovery on the current
+	// connection). See PathMTU.
+	PathMTU       int    `json:"path_mtu,omitempty"`
+	PathMTUSource string `json:"path_mtu_source,omitempty"`
 	// KeepaliveS is the keepalive interval in use; KeepaliveLearned says
 	// whether the NAT timeout search has converged.
 	KeepaliveS       float64 `json:"keepalive_s"`
