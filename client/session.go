@@ -104,8 +104,26 @@ type mtuUpdate struct {
 // mtuTrace is a control connection's qlog trace (quic.Config.Tracer), of
 // which it keeps only the path MTU discovery results (qlog.MTUUpdated):
 // the latest one waits in ch for the node's loop, older ones unread are
-// replaced. quic-go records from the connection's goroutine only.
-type mtuTrace struct{ ch chan mtuUpdate }
+// replaced. quic-go reports a search's end (Done) only when an
+// acknowledged probe ends it; one that ends with lost probes just stops.
+// So a search that stayed quiet for mtuSettle after its last result
+// counts as concluded at that result; a later, larger one raises it
+// again (PathMTU). The settle timer belongs to the trace and stops with
+// the connection (Close).
+type mtuTrace struct {
+	ch          chan mtuUpdate
+	settleAfter time.Duration // 0: mtuSettle
+
+	mu     sync.Mutex
+	settle *time.Timer
+	gen    uint64 // invalidates a timer armed for an earlier result
+	closed bool
+}
+
+// mtuSettle is how long after its last confirmed size a path MTU search
+// counts as concluded: probes go out every five RTTs, so three lost ones
+// take about two seconds on a 100 ms path.
+const mtuSettle = 3 * time.Second
 
 // AddProducer implements qlogwriter.Trace.
 func (t *mtuTrace) AddProducer() qlogwriter.Recorder { return t }
@@ -116,7 +134,32 @@ func (t *mtuTrace) RecordEvent(ev qlogwriter.Event) {
 	if !ok {
 		return
 	}
-	u := mtuUpdate{payload: e.Value, done: e.Done}
+	t.mu.Lock()
+	t.gen++
+	if !e.Done && !t.closed {
+		gen, u := t.gen, mtuUpdate{payload: e.Value, done: true}
+		if t.settle != nil {
+			t.settle.Stop()
+		}
+		after := t.settleAfter
+		if after <= 0 {
+			after = mtuSettle
+		}
+		t.settle = time.AfterFunc(after, func() {
+			t.mu.Lock()
+			current := !t.closed && t.gen == gen
+			t.mu.Unlock()
+			if current {
+				t.put(u)
+			}
+		})
+	}
+	t.mu.Unlock()
+	t.put(mtuUpdate{payload: e.Value, done: e.Done})
+}
+
+// put hands u to the loop, replacing a result it has not read yet.
+func (t *mtuTrace) put(u mtuUpdate) {
 	for {
 		select {
 		case t.ch <- u:
@@ -130,8 +173,17 @@ func (t *mtuTrace) RecordEvent(ev qlogwriter.Event) {
 	}
 }
 
-// Close implements qlogwriter.Recorder; there is nothing to flush.
-func (t *mtuTrace) Close() error { return nil }
+// Close implements qlogwriter.Recorder: the connection is over, its
+// settle timer goes.
+func (t *mtuTrace) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.closed = true
+	if t.settle != nil {
+		t.settle.Stop()
+	}
+	return nil
+}
 
 // MTUUpdates delivers the connection's path MTU discovery results, the
 // latest one only (nil for a session without a connection).

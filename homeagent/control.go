@@ -168,6 +168,17 @@ func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
 		return
 	}
 	ss.stream = stream
+	if ss.paths != nil {
+		stop, followed := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(followed)
+			s.followPathMTU(ss, stop)
+		}()
+		defer func() {
+			close(stop)
+			<-followed
+		}()
+	}
 	s.mu.Lock()
 	s.conns[ss] = struct{}{}
 	s.mu.Unlock()
@@ -558,6 +569,17 @@ func (s *Server) bindingUpdate(ss *session, bu *binding.BindingUpdate) binding.M
 	}
 	if ok && after.Primary == observed {
 		ss.boundFrom = observed
+	}
+	if ok && (!hadBinding || before.Primary != after.Primary) {
+		// A new downlink path: no limit of its own until a search on it
+		// concludes; if it is this connection's, its search may have.
+		payload, done := 0, false
+		if after.Primary == observed {
+			payload, done = ss.paths.pathMTU()
+		}
+		if d, ok := s.idx.byIDCopy(ss.device); ok {
+			s.applyDownlinkMTULocked(ds, d, payload, done, true)
+		}
 	}
 	if bu.Flags&binding.FlagAck == 0 {
 		return nil

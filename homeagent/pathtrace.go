@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/qlog"
@@ -29,11 +30,49 @@ type connPaths struct {
 	lastTuple string                    // tuple of the latest packet received; "" = the active path
 	mtu       int                       // largest UDP payload confirmed on the active path, 0 = none yet
 	mtuDone   bool                      // the search on the active path has ended
+	// updates is signalled (never blocking) when the path MTU result
+	// changed; the connection's MTU follower (Server.followPathMTU) reads
+	// it. quic-go records events from its connection goroutine, which must
+	// not wait for a device lock: closing a connection waits for that
+	// goroutine, and connections are closed with device locks held.
+	updates chan struct{}
+	// settle concludes a search that went quiet (see mtuSettle); gen
+	// invalidates a timer armed for an earlier result or path.
+	settle *time.Timer
+	gen    uint64
+	closed bool
 }
+
+// mtuSettle is how long after its last confirmed size a path MTU search
+// counts as concluded. quic-go reports a search's end (MTUUpdated.Done)
+// only when an acknowledged probe ends it; one that ends with lost probes
+// just stops, silently. Probes go out every five RTTs, so three lost ones
+// take about two seconds on a 100 ms path; a result concluded too early
+// is raised again by a later, larger one.
+const mtuSettle = 3 * time.Second
 
 var _ qlogwriter.Trace = (*connPaths)(nil)
 
-func newConnPaths() *connPaths { return &connPaths{probing: map[string]netip.AddrPort{}} }
+func newConnPaths() *connPaths {
+	return &connPaths{probing: map[string]netip.AddrPort{}, updates: make(chan struct{}, 1)}
+}
+
+// notify signals updates without blocking.
+func (p *connPaths) notify() {
+	select {
+	case p.updates <- struct{}{}:
+	default:
+	}
+}
+
+// Updates is signalled when the path MTU result changed (nil for a nil
+// connPaths: never).
+func (p *connPaths) Updates() <-chan struct{} {
+	if p == nil {
+		return nil
+	}
+	return p.updates
+}
 
 // AddProducer implements qlogwriter.Trace: the connection records into
 // the trace itself.
@@ -55,6 +94,7 @@ func (r pathRecorder) RecordEvent(ev qlogwriter.Event) {
 			clear(p.probing)
 			p.lastTuple = ""
 			p.mtu, p.mtuDone = 0, false
+			p.gen++
 		} else if len(p.probing) < maxProbingPaths {
 			p.probing[e.TupleID] = tupleRemote(e.Remote)
 		}
@@ -66,12 +106,44 @@ func (r pathRecorder) RecordEvent(ev qlogwriter.Event) {
 	case qlog.MTUUpdated:
 		p.mu.Lock()
 		p.mtu, p.mtuDone = e.Value, e.Done
+		p.gen++
+		if !e.Done && !p.closed {
+			gen := p.gen
+			if p.settle != nil {
+				p.settle.Stop()
+			}
+			p.settle = time.AfterFunc(mtuSettle, func() { p.settled(gen) })
+		}
 		p.mu.Unlock()
+		p.notify()
 	}
 }
 
-// Close implements qlogwriter.Recorder; there is nothing to flush.
-func (pathRecorder) Close() error { return nil }
+// settled concludes the search whose last result armed the timer of
+// generation gen, if nothing came since.
+func (p *connPaths) settled(gen uint64) {
+	p.mu.Lock()
+	if p.closed || p.gen != gen || p.mtuDone || p.mtu == 0 {
+		p.mu.Unlock()
+		return
+	}
+	p.mtuDone = true
+	p.mu.Unlock()
+	p.notify()
+}
+
+// Close implements qlogwriter.Recorder: the connection is over, its
+// settle timer goes.
+func (r pathRecorder) Close() error {
+	p := r.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	if p.settle != nil {
+		p.settle.Stop()
+	}
+	return nil
+}
 
 // maxProbingPaths bounds the remembered probed paths (quic-go itself
 // keeps at most three).
