@@ -37,13 +37,15 @@ type fakeNAT struct {
 	closed  bool
 }
 
-func newFakeNAT(t testing.TB, ha netip.AddrPort) *fakeNAT {
+// newFakeNAT starts a fake NAT in front of the home agent at ha; limit, if
+// not 0, is the largest UDP payload it carries.
+func newFakeNAT(t testing.TB, ha netip.AddrPort, limit int) *fakeNAT {
 	t.Helper()
 	in, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &fakeNAT{t: t, inside: in, ha: ha}
+	n := &fakeNAT{t: t, inside: in, ha: ha, limit: limit}
 	n.wg.Add(1)
 	go n.fromDevice()
 	t.Cleanup(n.close)
@@ -199,8 +201,7 @@ func TestHandshakeFits1280Link(t *testing.T) {
 		limit  int
 	}{{"IPv6", 1280 - 40 - 8}, {"IPv4", 1280 - 20 - 8}} {
 		t.Run(fmt.Sprintf("%s-%d", link.family, link.limit), func(t *testing.T) {
-			nat := newFakeNAT(t, h.addr)
-			nat.limit = link.limit
+			nat := newFakeNAT(t, h.addr, link.limit)
 			c := h.dialViaConfig(dev, nat, &quic.Config{MaxIdleTimeout: 30 * time.Second, InitialPacketSize: binding.InitialPacketSize})
 			// Path MTU discovery starts only after the handshake; until
 			// then nothing may have been too big for the link.

@@ -30,7 +30,7 @@ func TestNATRebinding(t *testing.T) {
 	dev := newDevice(t)
 	c0, _ := h.enrol("phone", dev)
 	c0.close()
-	nat := newFakeNAT(t, h.addr)
+	nat := newFakeNAT(t, h.addr, 0)
 	c := h.dialVia(dev, nat)
 	if ra := c.register(dev); !ra.Status.OK() {
 		t.Fatalf("register: %+v", ra)

@@ -69,8 +69,7 @@ func TestDownlinkPathMTUDiscovered(t *testing.T) {
 	dev := newDevice(t)
 	c0, _ := h.enrol("phone", dev)
 	c0.close()
-	nat := newFakeNAT(t, h.addr)
-	nat.limit = link
+	nat := newFakeNAT(t, h.addr, link)
 	c := h.dialViaConfig(dev, nat, &quic.Config{MaxIdleTimeout: 30 * time.Second, InitialPacketSize: binding.InitialPacketSize})
 	if ra := c.register(dev); !ra.Status.OK() {
 		t.Fatalf("register: %+v", ra)
