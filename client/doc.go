@@ -123,7 +123,10 @@
 // starts at the bound its access interface allows (Interface.MTU minus
 // the outer IP, UDP and WireGuard headers; no limit when the MTU is
 // unknown, as on a phone), a network seen before at what its last search
-// found; confirmed sizes only ever raise the value while a search runs;
+// found; every binding update announces it (BindingUpdate.PathMTU), so the
+// home agent starts the device's downlink on a new path at the same bound
+// and the first large packet toward the node is not lost on a narrower
+// link; confirmed sizes only ever raise the value while a search runs;
 // a concluded search sets it and is remembered per network (NetworkKey:
 // interface, gateways, addresses), so coming back does not start over and
 // every new connection searches upwards again. quic-go runs discovery only

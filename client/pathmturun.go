@@ -7,16 +7,18 @@ import (
 	"github.com/homeip/homeip/tunnel"
 )
 
-// startPathMTU applies the starting path MTU of a new control connection
-// to the home agent at ha (PathMTU.Start): this network's remembered
-// value, or the bound of the primary link's interface.
-func (r *runner) startPathMTU(ha netip.AddrPort) {
+// beginPathMTU starts the path MTU of a new control connection to the
+// home agent at ha (PathMTU.Start): this network's remembered value, or
+// the bound of the primary link's interface. The binding updates carry
+// it (BindingUpdate.PathMTU), so the home agent starts the downlink there
+// too; the caller applies it to the data plane once the connection is
+// registered.
+func (r *runner) beginPathMTU(ha netip.AddrPort) (int, string) {
 	key, bound := "", 0
 	if r.hasLink {
 		key, bound = NetworkKey(r.primary), InterfaceBound(r.primary.MTU, ha.Addr())
 	}
-	mtu, src := r.pmtu.Start(key, bound, time.Now())
-	r.applyPathMTU(mtu, src)
+	return r.pmtu.Start(key, bound, time.Now())
 }
 
 // onPathMTU takes a result of QUIC's path MTU discovery on the current

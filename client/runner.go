@@ -478,6 +478,7 @@ func (r *runner) connectTo(addr netip.AddrPort, reason string, at time.Time) (bo
 		return false, classifyDialError(err)
 	}
 	reg := &binding.Register{DeviceID: r.st.DeviceID, WGPublicKey: r.wgPub, Lifetime: r.cfg.Lifetime, Software: r.cfg.Software}
+	mtu, mtuSrc := r.beginPathMTU(addr)
 	bu := r.newUpdate()
 	r.lastSent = time.Now()
 	ra, ba, err := s.Register(ctx, reg, bu)
@@ -524,7 +525,7 @@ func (r *runner) connectTo(addr netip.AddrPort, reason string, at time.Time) (bo
 		r.log.Error("applying the home agent's configuration", "err", err)
 	}
 	r.st.Config = &cfg
-	r.startPathMTU(addr)
+	r.applyPathMTU(mtu, mtuSrc)
 	r.learner.SetInitial(cfg.Keepalive)
 	r.afterBind(ba, bu)
 	r.backoff.Reset()
@@ -559,6 +560,9 @@ func (r *runner) newUpdate() *binding.BindingUpdate {
 		Sequence: r.st.Sequence,
 		Flags:    binding.FlagAck | binding.FlagHome | binding.FlagOverwrite,
 		Lifetime: r.cfg.Lifetime,
+	}
+	if mtu, _ := r.pmtu.Current(); mtu > 0 && mtu <= 0xffff {
+		bu.PathMTU = uint16(mtu) // the home agent starts our downlink there
 	}
 	port := r.localPort()
 	if !r.hasLink {

@@ -578,7 +578,7 @@ func (s *Server) bindingUpdate(ss *session, bu *binding.BindingUpdate) binding.M
 			payload, done = ss.paths.pathMTU()
 		}
 		if d, ok := s.idx.byIDCopy(ss.device); ok {
-			s.applyDownlinkMTULocked(ds, d, payload, done, true)
+			s.applyDownlinkMTULocked(ds, d, payload, done, true, int(bu.PathMTU))
 		}
 	}
 	if bu.Flags&binding.FlagAck == 0 {

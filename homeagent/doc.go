@@ -67,15 +67,19 @@
 // agent sends the probes, so they measure the downlink of the device's
 // path, and every move opens a new connection with a search of its own.
 // The policy (downlinkMTU, nextDownlinkMTU, pure and table-tested) is
-// optimistic: a new primary path has no per-peer limit (the interface
-// MTU) until its search concludes; the result then limits the peer
+// optimistic: a new primary path starts at the limit the device announced
+// for it in its binding update (BindingUpdate.PathMTU: its access
+// interface's bound or what it found there before), or with no per-peer
+// limit (the interface MTU) when it announced none, until its search
+// concludes; the result, never above the announcement, then limits the peer
 // (DataPlane.SetPeerMTU with tunnel.InnerMTU of the UDP payload), unless
 // the search stopped at quic-go's own ceiling. A NAT rebinding makes
 // quic-go search the same network again, and the limit found stays until
 // that search says more. quic-go reports a search's end only when an
 // acknowledged probe ends it, so one that went quiet for mtuSettle counts
 // as concluded. `ha binding list` shows each binding's path MTU and
-// whether it is the interface's, a search under way or discovered.
+// whether it is the interface's, the device's, a search under way or
+// discovered.
 // quic-go searches only on a socket that sets the Don't Fragment bit; a
 // ControlConn that is not one (the shared tunnel socket today) yields no
 // results and the peers keep the interface MTU.

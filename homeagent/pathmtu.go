@@ -6,9 +6,14 @@ import (
 
 // Path MTU states, as `ha binding list` shows them.
 const (
-	// mtuInterface: no search result on the primary path yet; packets to
-	// the device are limited by the interface MTU only (optimistic).
+	// mtuInterface: no search result on the primary path yet and no limit
+	// announced by the device; packets to the device are limited by the
+	// interface MTU only (optimistic).
 	mtuInterface = "interface"
+	// mtuDevice: no search result on the primary path yet; the limit is
+	// the one the device announced for it (BindingUpdate.PathMTU: what its
+	// access interface allows, or what it found there before).
+	mtuDevice = "device"
 	// mtuSearching: path MTU discovery runs; Confirmed is a lower bound,
 	// not applied.
 	mtuSearching = "searching"
@@ -46,8 +51,9 @@ type pathMTU struct {
 // interface's MTU.
 //
 // Optimistic: until the search on a new primary path concludes, the peer
-// has no limit of its own (the interface MTU); lower bounds found on the
-// way are shown, not applied. A concluded search sets the limit to the
+// has no limit of its own (the interface MTU) but the one the device
+// announced (nextDownlinkMTU); lower bounds found on the way are shown,
+// not applied. A concluded search sets the limit to the
 // inner packet its result carries (tunnel.InnerMTU), none when that is
 // the interface MTU or more or when the search stopped at quic-go's own
 // ceiling. A move opens a new connection with a new search; a NAT
@@ -72,17 +78,42 @@ func downlinkMTU(payload int, done bool, ifMTU int) pathMTU {
 // nextDownlinkMTU is the path MTU toward a device after a new result of
 // the search on its primary path (downlinkMTU), given what was in force
 // before (prev). newPath says the primary path changed: what was found on
-// the previous one does not apply. Otherwise a result of a search still
+// the previous one does not apply, and the path starts at the limit the
+// device announced for it (hint, BindingUpdate.PathMTU; 0: none, the
+// interface MTU) until a search on it concludes; a search result never
+// exceeds what the device announced. Otherwise a result of a search still
 // under way (a NAT rebinding makes quic-go search the same network again;
 // a search concluded early by mtuSettle may go on) keeps the limit in
 // force unless it confirmed more.
-func nextDownlinkMTU(prev pathMTU, payload int, done, newPath bool, ifMTU int) pathMTU {
+func nextDownlinkMTU(prev pathMTU, payload int, done, newPath bool, hint, ifMTU int) pathMTU {
 	m := downlinkMTU(payload, done, ifMTU)
-	if newPath || m.State != mtuSearching {
+	if newPath {
+		start := 0
+		if hint >= tunnel.MinPeerMTU && hint < ifMTU {
+			start = hint
+		}
+		switch {
+		case start == 0:
+		case m.State == mtuInterface:
+			m.Limit, m.State = start, mtuDevice
+		case m.State == mtuSearching:
+			m.Limit, m.State = start, mtuDevice
+		case m.Limit == 0 || m.Limit > start:
+			m.Limit = start
+		}
+		return m
+	}
+	if m.State == mtuInterface {
+		return prev // nothing new about this path
+	}
+	if m.State == mtuDiscovered {
+		if prev.State == mtuDevice && prev.Limit != 0 && (m.Limit == 0 || m.Limit > prev.Limit) {
+			m.Limit = prev.Limit // never above what the device announced
+		}
 		return m
 	}
 	m.Limit = prev.Limit
-	if m.Limit != 0 && m.Confirmed > m.Limit {
+	if m.Limit != 0 && m.Confirmed > m.Limit && prev.State != mtuDevice {
 		m.Limit = m.Confirmed
 		if m.Limit >= ifMTU {
 			m.Limit = 0
@@ -91,14 +122,18 @@ func nextDownlinkMTU(prev pathMTU, payload int, done, newPath bool, ifMTU int) p
 	if prev.State == mtuDiscovered && m.Confirmed <= prev.Confirmed {
 		return prev // searching again below what was found: nothing new
 	}
+	if prev.State == mtuDevice {
+		m.State = mtuDevice // the device's bound holds while the search runs
+	}
 	return m
 }
 
 // applyDownlinkMTULocked applies nextDownlinkMTU to device d's peer and
-// records it in ds for the binding listing. ds.mu must be held.
-func (s *Server) applyDownlinkMTULocked(ds *devState, d devInfo, payload int, done, newPath bool) {
+// records it in ds for the binding listing; hint is what the device
+// announced for a new path. ds.mu must be held.
+func (s *Server) applyDownlinkMTULocked(ds *devState, d devInfo, payload int, done, newPath bool, hint int) {
 	prev := ds.mtu
-	m := nextDownlinkMTU(prev, payload, done, newPath, s.cfg.MTU)
+	m := nextDownlinkMTU(prev, payload, done, newPath, hint, s.cfg.MTU)
 	if ds.peer != d.wg {
 		return // no live peer to limit (a static device's peer is not ours to limit either)
 	}
@@ -108,8 +143,11 @@ func (s *Server) applyDownlinkMTULocked(ds *devState, d devInfo, payload int, do
 			return
 		}
 	}
-	if m.State == mtuDiscovered && (prev.State != mtuDiscovered || m.Limit != prev.Limit) {
+	switch {
+	case m.State == mtuDiscovered && (prev.State != mtuDiscovered || m.Limit != prev.Limit):
 		s.log.Info("path MTU toward device discovered", "device", d.name, "udp_payload", payload, "limit", m.Limit)
+	case m.State == mtuDevice && newPath:
+		s.log.Debug("path MTU toward device as it announced", "device", d.name, "limit", m.Limit)
 	}
 	ds.mtu = m
 }
@@ -161,5 +199,5 @@ func (s *Server) onConnMTU(ss *session, payload int, done bool) {
 	if !ok || d.ikey != string(ss.ikey) {
 		return
 	}
-	s.applyDownlinkMTULocked(ds, d, payload, done, false)
+	s.applyDownlinkMTULocked(ds, d, payload, done, false, 0)
 }

@@ -288,7 +288,8 @@ func printTokens(w io.Writer, ts []adminapi.TokenInfo) {
 }
 
 // fmtPathMTU shows a binding's path MTU and how it is known: "1400
-// (discovered)", "1420 (searching, ≥1300)", "1420 (interface)".
+// (discovered)", "1420 (searching, ≥1300)", "1220 (device)", "1420
+// (interface)".
 func fmtPathMTU(b adminapi.Binding) string {
 	if b.PathMTU == 0 {
 		return "-"
