@@ -96,6 +96,9 @@
 //	  Priority    u8         highest observed entry is primary
 //	  Flags       u8         0x01 R: remove this binding id
 //	  Local       addrport   address seen locally (informational)
+//	PathMTU       u16        optional (appended): largest inner packet the
+//	                         path carries as the device knows it; absent
+//	                         or 0 = unknown
 //
 // BindingAck (type 4), home agent → device:
 //

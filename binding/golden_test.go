@@ -26,6 +26,14 @@ func TestGoldenFrames(t *testing.T) {
 			hex: "01 03 0016 | 0007 | 03 | 0000012c | 0001 | 01 | 0001 02 0a 00 04 c0a80114 ca76",
 		},
 		{
+			name: "BindingUpdate with a path MTU",
+			m: &BindingUpdate{Sequence: 7, Flags: FlagAck | FlagHome, Lifetime: 300 * time.Second, Via: 1, Entries: []CareOf{
+				{BID: 1, Kind: KindWiFi, Priority: 10, Local: netip.MustParseAddrPort("192.168.1.20:51830")},
+			}, PathMTU: 1220},
+			// header | seq | flags | lifetime | via | count | entry | path MTU
+			hex: "01 03 0018 | 0007 | 03 | 0000012c | 0001 | 01 | 0001 02 0a 00 04 c0a80114 ca76 | 04c4",
+		},
+		{
 			name: "BindingAck",
 			m: &BindingAck{Status: StatusLifetimeShortened, Sequence: 8, Lifetime: time.Hour,
 				Observed: netip.MustParseAddrPort("[2001:db8::1]:4500"),

@@ -42,6 +42,7 @@ func samples() []Message {
 			{BID: 3, Flags: EntryRemove},
 		}},
 		&BindingUpdate{Sequence: 65535, Flags: FlagDeregister},
+		&BindingUpdate{Sequence: 8, Flags: FlagAck, Lifetime: time.Minute, Via: 4, Entries: []CareOf{{BID: 4, Kind: KindCellular, Priority: 200}}, PathMTU: 1220},
 		&BindingAck{Status: StatusStaleSequence, Sequence: 15},
 		&BindingAck{Status: StatusLifetimeShortened, Sequence: 8, Lifetime: time.Minute,
 			Observed: netip.MustParseAddrPort("198.51.100.7:1024"),
@@ -193,6 +194,40 @@ func TestTrailingBytesIgnored(t *testing.T) {
 	}
 	if hb != (Heartbeat{Nonce: 5, Time: 6}) {
 		t.Fatalf("got %+v", hb)
+	}
+}
+
+// TestBindingUpdatePathMTUOptional: an update from a device that does not
+// send a path MTU (an older one) decodes with 0, and one with a path MTU
+// decodes at a home agent that stops reading before it (an older one) as
+// the same update without it.
+func TestBindingUpdatePathMTUOptional(t *testing.T) {
+	without := &BindingUpdate{Sequence: 3, Flags: FlagAck, Lifetime: time.Minute, Via: 1, Entries: []CareOf{{BID: 1, Priority: 1}}}
+	b, err := Marshal(without)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got BindingUpdate
+	if err := Unmarshal(b, &got); err != nil || got.PathMTU != 0 || got.Sequence != 3 {
+		t.Fatalf("without a path MTU: %+v, %v", got, err)
+	}
+	with := *without
+	with.PathMTU = 1400
+	bw, err := Marshal(&with)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bw) != len(b)+2 {
+		t.Fatalf("the path MTU takes %d bytes, want 2", len(bw)-len(b))
+	}
+	if err := Unmarshal(bw, &got); err != nil || got.PathMTU != 1400 {
+		t.Fatalf("with a path MTU: %+v, %v", got, err)
+	}
+	// A truncated path MTU (one byte) is malformed, not silently 0.
+	bad := append(bytes.Clone(b), 0x05)
+	bad[3]++
+	if err := Unmarshal(bad, &got); err == nil {
+		t.Fatalf("one byte of path MTU accepted: %+v", got)
 	}
 }
 

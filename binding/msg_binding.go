@@ -104,6 +104,13 @@ type BindingUpdate struct {
 	Via uint16
 	// Entries lists care-of entries to add, update or remove.
 	Entries []CareOf
+	// PathMTU is the largest inner packet (IP header included) the
+	// device expects the path it sends this update over to carry: what
+	// its access interface allows, or what it measured; 0 when it does
+	// not know. The home agent starts the device's downlink at it on a
+	// new primary path. Appended to version 1: written only when not 0,
+	// read as 0 from older devices, ignored by older home agents.
+	PathMTU uint16
 }
 
 // Type implements Message.
@@ -123,6 +130,9 @@ func (m *BindingUpdate) encode(e *encoder) {
 		e.u8(c.Flags)
 		e.addrPort("entry local", c.Local)
 	}
+	if m.PathMTU != 0 {
+		e.u16(m.PathMTU)
+	}
 }
 
 func (m *BindingUpdate) decode(d *decoder) {
@@ -141,6 +151,7 @@ func (m *BindingUpdate) decode(d *decoder) {
 			Local:    d.addrPort("entry local"),
 		})
 	}
+	m.PathMTU = d.optU16("path mtu")
 }
 
 // EntryStatus is the home agent's answer about one care-of entry.

@@ -136,6 +136,15 @@ func (d *decoder) take(n int, field string) []byte {
 	return v
 }
 
+// optU16 reads a u16 appended by a later revision of a message: 0 when
+// the body ends before it (an older sender).
+func (d *decoder) optU16(field string) uint16 {
+	if d.err != nil || len(d.b) == 0 {
+		return 0
+	}
+	return d.u16(field)
+}
+
 // short records a truncated field (kept out of take so take inlines).
 //
 //go:noinline

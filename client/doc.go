@@ -92,8 +92,13 @@
 // at once with a timeout of three RTTs (at least 100 ms), retries once,
 // and if neither is answered declares the path dead as above (failover
 // to the standby link, make-before-break, binding update at once). An
-// answered probe is a false alarm (Status.StallFalseAlarms, logged at
-// debug level); the detector then stays disarmed until the downlink
+// answered probe whose acknowledgement shows a new observed address found
+// a NAT that forgot the mapping (Status.NATRebinds): the home agent has
+// re-pointed the peer on the probe itself and the node sends a binding
+// update at once; in the lab a flushed Wi-Fi NAT under a receive-only
+// stream costs about 0.3 s instead of the 13-27 s it took to wait for the
+// next keepalive. Any other answered probe is a false alarm
+// (Status.StallFalseAlarms, logged at debug level); the detector then stays disarmed until the downlink
 // grows again, so a path that merely went idle costs one probe per burst
 // of traffic, sent while the radio is still awake from that traffic.
 // Counters are sampled every 50 ms only while traffic flows; an idle
@@ -103,6 +108,31 @@
 // silent Wi-Fi failure under a receive-only TCP stream costs about
 // 0.45 s to fail over; the stream's gap (about 0.75 s) is then set by
 // the sender's TCP retransmission timer.
+//
+// # Path MTU
+//
+// Control connections start with 1232-byte packets
+// (binding.InitialPacketSize), which fit a 1280-byte link, IPv4 or IPv6,
+// and quic-go's path MTU discovery (DPLPMTUD, RFC 8899) stays on. Each
+// connection has a qlog tracer that hands the discovery's results to the
+// loop, and PathMTU, a pure, table-tested policy, turns them into the
+// largest inner packet sent to the home agent (DataPlane.SetPeerMTU of
+// its peer; Status.PathMTU and PathMTUSource). Every move opens a new
+// connection, so every care-of path gets a search of its own. The policy
+// is optimistic: a network not seen within PathMTUConfig.Remember (1 h)
+// starts at the bound its access interface allows (Interface.MTU minus
+// the outer IP, UDP and WireGuard headers; no limit when the MTU is
+// unknown, as on a phone), a network seen before at what its last search
+// found; every binding update announces it (BindingUpdate.PathMTU), so the
+// home agent starts the device's downlink on a new path at the same bound
+// and the first large packet toward the node is not lost on a narrower
+// link; confirmed sizes only ever raise the value while a search runs;
+// a concluded search sets it and is remembered per network (NetworkKey:
+// interface, gateways, addresses), so coming back does not start over and
+// every new connection searches upwards again. quic-go runs discovery only
+// on a socket that sets the Don't Fragment bit; a data plane whose
+// ControlConn is not such a socket gets no results, and the node then
+// keeps the interface's bound.
 //
 // # Reconnection
 //

@@ -48,6 +48,7 @@ func (r *runner) onHeartbeat() {
 		if natRebound {
 			// The NAT gave us a new public address: tell the home agent at
 			// once so its WireGuard endpoint follows.
+			r.n.updateStatus(func(s *Status) { s.NATRebinds++ })
 			r.log.Info("NAT mapping changed", "was", r.observed, "now", observed, "idle_gap", gap.Round(time.Second))
 			r.observed = observed
 			if err := r.bind(); err != nil {

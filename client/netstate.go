@@ -117,6 +117,10 @@ type Interface struct {
 	// Addrs are the interface's addresses, sorted. Only global unicast
 	// addresses make an interface usable.
 	Addrs []netip.Prefix
+	// MTU is the interface's link MTU, 0 when unknown (a phone's OS does
+	// not say). It bounds the node's path MTU on a network it has not
+	// measured yet (PathMTU).
+	MTU int
 }
 
 // Route is a default route (0.0.0.0/0 or ::/0) of the main table.

@@ -51,6 +51,9 @@ type Config struct {
 	// RTT-based timeout, retried once, and fails over if neither is
 	// answered, instead of waiting for the keepalive schedule.
 	Stall StallConfig
+	// PathMTU tunes how long the node remembers each network's path MTU
+	// (see PathMTU).
+	PathMTU PathMTUConfig
 	// ConnectTimeout bounds one connection attempt (default 5 s).
 	ConnectTimeout time.Duration
 	// Debounce is how long the node waits for a burst of network events

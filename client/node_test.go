@@ -623,6 +623,34 @@ func TestNodeProbesOnceWhenTrafficStopsOnHealthyPath(t *testing.T) {
 	}
 }
 
+// TestNodeRebindsWhenNATForgetsMappingUnderTraffic: the NAT in front of
+// the node forgets its mapping while a receive-only downlink flows. The
+// downlink stalls, the stall probe is answered from the new public
+// address, and the node updates its binding at once (not at its next
+// keepalive), counting a NAT rebinding rather than a false alarm.
+func TestNodeRebindsWhenNATForgetsMappingUnderTraffic(t *testing.T) {
+	e := enrollEnv(t, clienttest.Config{})
+	e.start(netState(wifiLink), stallTweak)
+	st := e.waitFor("registration", registered)
+	before, _ := e.ha.Binding("phone")
+	dp := <-e.dp
+	stop := downlink(t, dp, tunnel.Key(e.ha.WGPublicKey()))
+	time.Sleep(300 * time.Millisecond)
+	newPort := st.CareOf.Port() + 1
+	e.ha.RebindNAT(newPort)
+	stop()
+	st = e.waitFor("binding moved to the new mapping", func(s client.Status) bool { return s.CareOf.Port() == newPort })
+	if st.NATRebinds != 1 || st.StallProbes != 1 || st.StallFalseAlarms != 0 {
+		t.Errorf("NAT rebinds %d, stall probes %d, false alarms %d; want 1, 1, 0", st.NATRebinds, st.StallProbes, st.StallFalseAlarms)
+	}
+	if b, _ := e.ha.Binding("phone"); b.Observed.Port() != newPort || b.Sequence == before.Sequence {
+		t.Errorf("home agent's binding %+v, want a new update from port %d", b, newPort)
+	}
+	if st.Handovers != 0 || st.Interface != "wlan0" {
+		t.Errorf("%d handovers, interface %s: a NAT rebinding is not a move", st.Handovers, st.Interface)
+	}
+}
+
 func TestNodeStallDetectionDisabled(t *testing.T) {
 	e := enrollEnv(t, clienttest.Config{})
 	e.start(netState(wifiLink, cellLink), func(c *client.Config) {
@@ -641,5 +669,42 @@ func TestNodeStallDetectionDisabled(t *testing.T) {
 			t.Fatalf("with stall detection off: %d probes, interface %s", st.StallProbes, st.Interface)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestNodePathMTU: the node limits what it sends to the home agent to
+// what its path carries. On a Wi-Fi interface of MTU 1280 it starts at
+// that interface's bound (1280 - 20 - 8 - 32 = 1220 toward an IPv4 home
+// agent) and keeps it after QUIC's path MTU discovery on loopback
+// concludes at quic-go's own ceiling; on a link of unknown MTU it sets no
+// limit of the path's own; back on the same Wi-Fi it starts from what it
+// found there.
+func TestNodePathMTU(t *testing.T) {
+	e := enrollEnv(t, clienttest.Config{})
+	wifi := wifiLink
+	wifi.MTU = 1280
+	e.start(netState(wifi), nil)
+	e.waitFor("registration", registered)
+	dp := <-e.dp
+	ha := tunnel.Key(e.ha.WGPublicKey())
+	st := e.waitFor("path MTU from the interface, then discovered", func(s client.Status) bool {
+		return s.PathMTU == 1220 && s.PathMTUSource == client.MTUFromSearch
+	})
+	if p, ok := dp.Peer(ha); !ok || p.MTU != 1220 {
+		t.Fatalf("home agent peer MTU %d (present %v), want 1220", p.MTU, ok)
+	}
+	t.Logf("on Wi-Fi: %d (%s)", st.PathMTU, st.PathMTUSource)
+
+	e.w.Set(netState(cellLink))
+	e.waitFor("on cellular", func(s client.Status) bool { return s.State == "registered" && s.Interface == "wwan0" })
+	st = e.waitFor("no limit of the path's own", func(s client.Status) bool { return s.PathMTU == tunnel.DefaultMTU })
+	if p, _ := dp.Peer(ha); p.MTU != 0 {
+		t.Fatalf("home agent peer MTU %d on a link of unknown MTU, want 0 (the interface's)", p.MTU)
+	}
+
+	e.w.Set(netState(wifi))
+	st = e.waitFor("back on Wi-Fi", func(s client.Status) bool { return s.State == "registered" && s.Interface == "wlan0" })
+	if st.PathMTU != 1220 || (st.PathMTUSource != client.MTUFromMemory && st.PathMTUSource != client.MTUFromSearch) {
+		t.Fatalf("back on Wi-Fi: path MTU %d (%s), want 1220 remembered (or already discovered again)", st.PathMTU, st.PathMTUSource)
 	}
 }

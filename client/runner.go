@@ -46,6 +46,7 @@ type runner struct {
 	suspect map[int]time.Time // link index -> avoid until
 
 	learner *KeepaliveLearner
+	pmtu    *PathMTU
 	stall   *StallDetector // nil when Config.Stall.Disable
 	// activity is the data plane's traffic signal (nil: none);
 	// waitActivity says the loop waits on it for the next stall sample.
@@ -104,6 +105,7 @@ func (n *Node) newRunner(ctx context.Context) (*runner, error) {
 	}
 	r.tr = &quic.Transport{Conn: dp.ControlConn()}
 	r.learner = NewKeepaliveLearner(cfg.Keepalive)
+	r.pmtu = NewPathMTU(cfg.PathMTU)
 	if !cfg.Stall.Disable {
 		r.stall = NewStallDetector(cfg.Stall)
 	}
@@ -157,12 +159,13 @@ func (r *runner) loop() error {
 		}
 		var sessDone <-chan struct{}
 		var events <-chan binding.Message
+		var mtuUpdates <-chan mtuUpdate
 		var activity <-chan struct{}
 		if r.waitActivity {
 			activity = r.activity
 		}
 		if r.sess != nil {
-			sessDone, events = r.sess.Done(), r.sess.Events()
+			sessDone, events, mtuUpdates = r.sess.Done(), r.sess.Events(), r.sess.MTUUpdates()
 		}
 		select {
 		case <-r.ctx.Done():
@@ -194,6 +197,8 @@ func (r *runner) loop() error {
 			r.onSessionLost()
 		case m := <-events:
 			runErr = r.onEvent(m)
+		case u := <-mtuUpdates:
+			r.onPathMTU(u)
 		}
 	}
 	return r.shutdown(runErr)
@@ -473,6 +478,7 @@ func (r *runner) connectTo(addr netip.AddrPort, reason string, at time.Time) (bo
 		return false, classifyDialError(err)
 	}
 	reg := &binding.Register{DeviceID: r.st.DeviceID, WGPublicKey: r.wgPub, Lifetime: r.cfg.Lifetime, Software: r.cfg.Software}
+	mtu, mtuSrc := r.beginPathMTU(addr)
 	bu := r.newUpdate()
 	r.lastSent = time.Now()
 	ra, ba, err := s.Register(ctx, reg, bu)
@@ -519,6 +525,7 @@ func (r *runner) connectTo(addr netip.AddrPort, reason string, at time.Time) (bo
 		r.log.Error("applying the home agent's configuration", "err", err)
 	}
 	r.st.Config = &cfg
+	r.applyPathMTU(mtu, mtuSrc)
 	r.learner.SetInitial(cfg.Keepalive)
 	r.afterBind(ba, bu)
 	r.backoff.Reset()
@@ -553,6 +560,9 @@ func (r *runner) newUpdate() *binding.BindingUpdate {
 		Sequence: r.st.Sequence,
 		Flags:    binding.FlagAck | binding.FlagHome | binding.FlagOverwrite,
 		Lifetime: r.cfg.Lifetime,
+	}
+	if mtu, _ := r.pmtu.Current(); mtu > 0 && mtu <= 0xffff {
+		bu.PathMTU = uint16(mtu) // the home agent starts our downlink there
 	}
 	port := r.localPort()
 	if !r.hasLink {

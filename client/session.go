@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/qlog"
+	"github.com/quic-go/quic-go/qlogwriter"
 
 	"github.com/homeip/homeip/binding"
 )
@@ -22,12 +24,14 @@ import (
 // quicConfig is the QUIC configuration of every control connection. The
 // node sends its own heartbeats at the learned keepalive interval, so
 // QUIC's keepalive is off and its idle timeout sits above the longest
-// keepalive interval.
+// keepalive interval. Packets start at binding.InitialPacketSize, which
+// fits a 1280-byte link, IPv4 or IPv6; path MTU discovery stays on.
 func quicConfig(idle time.Duration) *quic.Config {
 	return &quic.Config{
 		HandshakeIdleTimeout: 5 * time.Second,
 		MaxIdleTimeout:       idle,
 		KeepAlivePeriod:      0,
+		InitialPacketSize:    binding.InitialPacketSize,
 	}
 }
 
@@ -45,6 +49,7 @@ type session struct {
 
 	wmu sync.Mutex // serialises frame writes
 
+	mtu       chan mtuUpdate // path MTU discovery results, latest first (see mtuTrace)
 	enrollAck chan *binding.EnrollAck
 	regAck    chan *binding.RegisterAck
 	bindAck   chan *binding.BindingAck
@@ -68,6 +73,9 @@ type controlStream interface {
 // dialSession opens a control connection to addr over tr and its control
 // stream.
 func dialSession(ctx context.Context, tr *quic.Transport, addr netip.AddrPort, tlsConf *tls.Config, qconf *quic.Config, log *slog.Logger) (*session, error) {
+	trace := &mtuTrace{ch: make(chan mtuUpdate, 1)}
+	qconf = qconf.Clone()
+	qconf.Tracer = func(context.Context, bool, quic.ConnectionID) qlogwriter.Trace { return trace }
 	conn, err := tr.Dial(ctx, net.UDPAddrFromAddrPort(addr), tlsConf, qconf)
 	if err != nil {
 		if errors.Is(err, binding.ErrFingerprintMismatch) {
@@ -81,9 +89,105 @@ func dialSession(ctx context.Context, tr *quic.Transport, addr netip.AddrPort, t
 		return nil, fmt.Errorf("client: opening control stream to %s: %w", addr, err)
 	}
 	s := newSession(conn, stream, addr, log)
+	s.mtu = trace.ch
 	go s.readLoop()
 	return s, nil
 }
+
+// mtuUpdate is one result of QUIC's path MTU discovery on a connection:
+// the largest UDP payload confirmed so far, and whether the search ended.
+type mtuUpdate struct {
+	payload int
+	done    bool
+}
+
+// mtuTrace is a control connection's qlog trace (quic.Config.Tracer), of
+// which it keeps only the path MTU discovery results (qlog.MTUUpdated):
+// the latest one waits in ch for the node's loop, older ones unread are
+// replaced. quic-go reports a search's end (Done) only when an
+// acknowledged probe ends it; one that ends with lost probes just stops.
+// So a search that stayed quiet for mtuSettle after its last result
+// counts as concluded at that result; a later, larger one raises it
+// again (PathMTU). The settle timer belongs to the trace and stops with
+// the connection (Close).
+type mtuTrace struct {
+	ch          chan mtuUpdate
+	settleAfter time.Duration // 0: mtuSettle
+
+	mu     sync.Mutex
+	settle *time.Timer
+	gen    uint64 // invalidates a timer armed for an earlier result
+	closed bool
+}
+
+// mtuSettle is how long after its last confirmed size a path MTU search
+// counts as concluded: probes go out every five RTTs, so three lost ones
+// take about two seconds on a 100 ms path.
+const mtuSettle = 3 * time.Second
+
+// AddProducer implements qlogwriter.Trace.
+func (t *mtuTrace) AddProducer() qlogwriter.Recorder { return t }
+
+// RecordEvent implements qlogwriter.Recorder.
+func (t *mtuTrace) RecordEvent(ev qlogwriter.Event) {
+	e, ok := ev.(qlog.MTUUpdated)
+	if !ok {
+		return
+	}
+	t.mu.Lock()
+	t.gen++
+	if !e.Done && !t.closed {
+		gen, u := t.gen, mtuUpdate{payload: e.Value, done: true}
+		if t.settle != nil {
+			t.settle.Stop()
+		}
+		after := t.settleAfter
+		if after <= 0 {
+			after = mtuSettle
+		}
+		t.settle = time.AfterFunc(after, func() {
+			t.mu.Lock()
+			current := !t.closed && t.gen == gen
+			t.mu.Unlock()
+			if current {
+				t.put(u)
+			}
+		})
+	}
+	t.mu.Unlock()
+	t.put(mtuUpdate{payload: e.Value, done: e.Done})
+}
+
+// put hands u to the loop, replacing a result it has not read yet.
+func (t *mtuTrace) put(u mtuUpdate) {
+	for {
+		select {
+		case t.ch <- u:
+			return
+		default:
+		}
+		select {
+		case <-t.ch: // an older result nobody read yet
+		default:
+		}
+	}
+}
+
+// Close implements qlogwriter.Recorder: the connection is over, its
+// settle timer goes.
+func (t *mtuTrace) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.closed = true
+	if t.settle != nil {
+		t.settle.Stop()
+	}
+	return nil
+}
+
+// MTUUpdates delivers the connection's path MTU discovery results, the
+// latest one only (nil for a session without a connection).
+func (s *session) MTUUpdates() <-chan mtuUpdate { return s.mtu }
 
 // newSession returns a session on stream; the caller starts readLoop.
 func newSession(conn *quic.Conn, stream controlStream, addr netip.AddrPort, log *slog.Logger) *session {

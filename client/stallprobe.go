@@ -88,8 +88,11 @@ func (r *runner) onStallSample() {
 // onStall probes a path whose traffic stalled: a heartbeat at once with
 // a short RTT-based timeout, one retry, and if neither is answered the
 // path is dead (pathDead: fail over to the standby link, make-before-
-// break, binding update at once; or reconnect). An answered probe is a
-// false alarm: the path was only idle.
+// break, binding update at once; or reconnect). An answered probe that
+// the home agent saw come from a new address found a NAT that forgot
+// our mapping (the home agent re-pointed our peer on it; a binding update
+// follows); any other answered probe is a false alarm: the path was only
+// idle.
 func (r *runner) onStall() {
 	start := time.Now()
 	timeout := r.stall.ProbeTimeout(r.pathRTT())
@@ -104,17 +107,27 @@ func (r *runner) onStall() {
 		}
 		if err == nil {
 			r.rtt = rtt
+			rebound := observed.IsValid() && r.observed.IsValid() && observed != r.observed
 			r.n.updateStatus(func(s *Status) {
-				s.StallFalseAlarms++
+				if rebound {
+					s.NATRebinds++
+				} else {
+					s.StallFalseAlarms++
+				}
 				s.RTTms = float64(rtt.Microseconds()) / 1000
 			})
-			r.log.Debug("traffic stalled but the path answers (false alarm)", "attempt", attempt, "rtt", rtt)
-			if observed.IsValid() && r.observed.IsValid() && observed != r.observed {
-				r.log.Info("NAT mapping changed", "was", r.observed, "now", observed)
-				r.observed = observed
-				if err := r.bind(); err != nil {
-					r.log.Warn("binding update after NAT rebinding", "err", err)
-				}
+			if !rebound {
+				r.log.Debug("traffic stalled but the path answers (false alarm)", "attempt", attempt, "rtt", rtt)
+				return
+			}
+			// The NAT in front of us gave us a new mapping (it forgot the
+			// old one): the home agent re-pointed our peer when this probe
+			// arrived; the binding update moves the binding too. Not a
+			// lesson for the keepalive learner: the mapping was not idle.
+			r.log.Info("NAT mapping changed under traffic", "was", r.observed, "now", observed, "stalled_for", time.Since(start).Round(time.Millisecond))
+			r.observed = observed
+			if err := r.bind(); err != nil {
+				r.log.Warn("binding update after NAT rebinding", "err", err)
 			}
 			return
 		}

@@ -31,6 +31,14 @@ type Status struct {
 	Standby string `json:"standby,omitempty"`
 	// RTTms is the smoothed control-path round-trip time.
 	RTTms float64 `json:"rtt_ms"`
+	// PathMTU is the largest inner packet the node sends to the home agent
+	// on its current path (the tunnel interface's MTU when the path has no
+	// smaller limit); PathMTUSource says where it came from: "interface"
+	// (the access interface's bound), "remembered" (this network's last
+	// search) or "discovered" (QUIC's path MTU discovery on the current
+	// connection). See PathMTU.
+	PathMTU       int    `json:"path_mtu,omitempty"`
+	PathMTUSource string `json:"path_mtu_source,omitempty"`
 	// KeepaliveS is the keepalive interval in use; KeepaliveLearned says
 	// whether the NAT timeout search has converged.
 	KeepaliveS       float64 `json:"keepalive_s"`
@@ -51,6 +59,10 @@ type Status struct {
 	// path was only idle).
 	StallProbes      int `json:"stall_probes"`
 	StallFalseAlarms int `json:"stall_false_alarms"`
+	// NATRebinds counts the times the home agent saw this node's packets
+	// arrive from a new public address on the same path (the NAT forgot
+	// its mapping), noticed by a stall probe or a keepalive.
+	NATRebinds int `json:"nat_rebinds"`
 	// Reconnects counts control connections re-established after a loss.
 	Reconnects int `json:"reconnects"`
 	// LastError is the last control-plane error, if any.

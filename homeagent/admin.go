@@ -340,9 +340,16 @@ func (s *Server) Bindings() ([]adminapi.Binding, error) {
 		}
 		ab := adminapi.Binding{Device: d.name, VIP4: d.vip4, VIP6: d.vip6, Primary: b.Primary,
 			Sequence: b.Sequence, Expires: b.Expires}
+		ab.PathMTU, ab.PathMTUState = s.cfg.MTU, mtuInterface
 		if ds := s.devStateIfAny(d.id); ds != nil {
 			ds.mu.Lock()
 			ab.Since, ab.LastHandover = ds.since, ds.lastHandover
+			if ds.mtu.State != "" {
+				ab.PathMTUState, ab.PathMTUConfirmed = ds.mtu.State, ds.mtu.Confirmed
+			}
+			if ds.mtu.Limit != 0 {
+				ab.PathMTU = ds.mtu.Limit
+			}
 			ds.mu.Unlock()
 		}
 		for _, e := range b.Entries {

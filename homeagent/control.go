@@ -47,6 +47,9 @@ type session struct {
 	// closeCode is the code the connection is closed with when its
 	// goroutine ends (set before ending it with endSoon or endWith).
 	closeCode atomic.Uint64
+	// paths follows the connection's network paths (nil without a
+	// tracer, in tests that build a session by hand).
+	paths *connPaths
 	// Owned by the connection's goroutine.
 	anyBU   bool
 	scratch binding.BindingAck
@@ -61,6 +64,10 @@ type session struct {
 	nmu    sync.Mutex
 	notice binding.Message
 	grace  time.Duration
+	// boundFrom is the address of the last update on this connection that
+	// made its path the device's primary one: the WireGuard endpoint, as
+	// far as this connection knows.
+	boundFrom netip.AddrPort
 }
 
 // errEnding: the connection is ending with a notice; no more replies.
@@ -137,8 +144,16 @@ func (ss *session) remote() netip.AddrPort {
 	return netip.AddrPort{}
 }
 
+// observed is the care-of address of the message being handled: the
+// address the connection's latest packet came from, which after a NAT
+// rebinding is the new mapping even before quic-go has validated it and
+// switched remote() to it.
+func (ss *session) observed() netip.AddrPort {
+	return ss.paths.latest(ss.remote())
+}
+
 func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
-	ss := &session{conn: conn, accepted: time.Now()}
+	ss := &session{conn: conn, accepted: time.Now(), paths: pathsOf(conn)}
 	defer func() { conn.CloseWithError(quic.ApplicationErrorCode(ss.closeCode.Load()), "") }()
 	key, err := binding.PeerPublicKey(conn.ConnectionState().TLS)
 	if err != nil {
@@ -153,6 +168,17 @@ func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
 		return
 	}
 	ss.stream = stream
+	if ss.paths != nil {
+		stop, followed := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(followed)
+			s.followPathMTU(ss, stop)
+		}()
+		defer func() {
+			close(stop)
+			<-followed
+		}()
+	}
 	s.mu.Lock()
 	s.conns[ss] = struct{}{}
 	s.mu.Unlock()
@@ -214,7 +240,7 @@ func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
 		case binding.TypeBindingUpdate:
 			if err := r.Decode(&bu); err != nil {
 				s.m.updates.With(statusLabel(binding.StatusMalformed)).Inc()
-				reply = &binding.BindingAck{Status: binding.StatusMalformed, Observed: ss.remote()}
+				reply = &binding.BindingAck{Status: binding.StatusMalformed, Observed: ss.observed()}
 				break
 			}
 			reply = s.bindingUpdate(ss, &bu)
@@ -225,7 +251,9 @@ func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
 			if !s.allowHeartbeat(ss) {
 				continue // over the limit: no echo
 			}
-			reply = &binding.HeartbeatAck{Nonce: hb.Nonce, Time: hb.Time, Observed: ss.remote()}
+			observed := ss.observed()
+			s.followRebinding(ss, observed)
+			reply = &binding.HeartbeatAck{Nonce: hb.Nonce, Time: hb.Time, Observed: observed}
 		case binding.TypeDeregister:
 			if err := r.Decode(&dereg); err != nil {
 				reply = &binding.BindingAck{Status: binding.StatusMalformed}
@@ -406,7 +434,7 @@ func (s *Server) register(ctx context.Context, ss *session, m *binding.Register)
 		return status(binding.StatusInternal, "")
 	}
 	d, _ = s.idx.setVIPs(d.id, leases)
-	observed := ss.remote()
+	observed := ss.observed()
 	// A device without a binding gets its peer pointed at the address this
 	// registration came from; one with a binding keeps its primary path
 	// (the binding update that follows decides about this new path).
@@ -494,7 +522,7 @@ func (s *Server) bindingUpdate(ss *session, bu *binding.BindingUpdate) binding.M
 		start = ss.accepted
 	}
 	ss.anyBU = true
-	observed := ss.remote()
+	observed := ss.observed()
 	if ss.device == "" {
 		s.m.updates.With(statusLabel(binding.StatusNotRegistered)).Inc()
 		return &binding.BindingAck{Status: binding.StatusNotRegistered, Sequence: bu.Sequence, Observed: observed}
@@ -535,8 +563,23 @@ func (s *Server) bindingUpdate(ss *session, bu *binding.BindingUpdate) binding.M
 		s.log.Info("binding update refused", "device", ss.device, "status", ack.Status.String(), "seq", bu.Sequence, "care_of", observed)
 		return ack
 	}
-	if after, ok := s.cache.Lookup(ss.device); ok && hadBinding && after.Primary != before.Primary {
+	after, ok := s.cache.Lookup(ss.device)
+	if ok && hadBinding && after.Primary != before.Primary {
 		s.m.handover.Observe(time.Since(start).Seconds())
+	}
+	if ok && after.Primary == observed {
+		ss.boundFrom = observed
+	}
+	if ok && (!hadBinding || before.Primary != after.Primary) {
+		// A new downlink path: no limit of its own until a search on it
+		// concludes; if it is this connection's, its search may have.
+		payload, done := 0, false
+		if after.Primary == observed {
+			payload, done = ss.paths.pathMTU()
+		}
+		if d, ok := s.idx.byIDCopy(ss.device); ok {
+			s.applyDownlinkMTULocked(ds, d, payload, done, true, int(bu.PathMTU))
+		}
 	}
 	if bu.Flags&binding.FlagAck == 0 {
 		return nil
@@ -547,17 +590,17 @@ func (s *Server) bindingUpdate(ss *session, bu *binding.BindingUpdate) binding.M
 // deregister drops the device's binding at its request.
 func (s *Server) deregister(ss *session) binding.Message {
 	if ss.device == "" {
-		return &binding.BindingAck{Status: binding.StatusNotRegistered, Observed: ss.remote()}
+		return &binding.BindingAck{Status: binding.StatusNotRegistered, Observed: ss.observed()}
 	}
 	ds := s.devState(ss.device)
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
 	if d, ok := s.idx.byIDCopy(ss.device); !ok || d.ikey != string(ss.ikey) {
-		return &binding.BindingAck{Status: binding.StatusUnauthorized, Observed: ss.remote()}
+		return &binding.BindingAck{Status: binding.StatusUnauthorized, Observed: ss.observed()}
 	}
 	b, _ := s.cache.Lookup(ss.device)
 	if !s.limit.Allow(&ds.tat, s.now()) {
-		return &binding.BindingAck{Status: binding.StatusRateLimited, Sequence: b.Sequence, Observed: ss.remote()}
+		return &binding.BindingAck{Status: binding.StatusRateLimited, Sequence: b.Sequence, Observed: ss.observed()}
 	}
 	if ev, ok := s.cache.Remove(s.now(), ss.device); ok {
 		s.applyEventLocked(ds, ev)
@@ -565,7 +608,48 @@ func (s *Server) deregister(ss *session) binding.Message {
 		s.removePeerLocked(ds, d, "deregistered")
 	}
 	s.clearPendingLocked(ds)
-	return &binding.BindingAck{Status: binding.StatusAccepted, Sequence: b.Sequence, Observed: ss.remote()}
+	return &binding.BindingAck{Status: binding.StatusAccepted, Sequence: b.Sequence, Observed: ss.observed()}
+}
+
+// followRebinding re-points the device's WireGuard peer when a heartbeat
+// on its current connection arrives from another address than the one
+// its primary path was bound from: the NAT in front of the device gave it
+// a new mapping (conntrack flushed, mapping timed out) and the old one is
+// dead. The heartbeat is authenticated (QUIC 1-RTT keys) and newer than
+// anything on the old mapping, as WireGuard's own roaming would accept
+// it; but a receive-only device sends WireGuard nothing that could make
+// WireGuard roam, so the home agent follows the control path at once
+// instead of waiting one more round trip for the binding update the
+// device sends when the acknowledgement shows it the new address. That
+// update then moves the binding (and re-points the peer again, to the
+// same address).
+func (s *Server) followRebinding(ss *session, observed netip.AddrPort) {
+	if ss.device == "" || !observed.IsValid() || !ss.boundFrom.IsValid() || observed == ss.boundFrom {
+		return
+	}
+	ds := s.devState(ss.device)
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	s.mu.Lock()
+	current := s.sessions[ss.device] == ss
+	s.mu.Unlock()
+	if !current {
+		return
+	}
+	b, ok := s.cache.Lookup(ss.device)
+	if !ok || b.Primary != ss.boundFrom {
+		return // another path is primary now: not this connection's business
+	}
+	d, ok := s.idx.byIDCopy(ss.device)
+	if !ok || !d.revoked.IsZero() || d.ikey != string(ss.ikey) || ds.peer != d.wg {
+		return
+	}
+	if err := s.dp.SetEndpoint(d.wg, observed); err != nil {
+		s.log.Warn("re-pointing peer after NAT rebinding failed", "device", d.name, "err", err)
+		return
+	}
+	s.log.Info("device's NAT mapping changed; peer re-pointed", "device", d.name, "from", ss.boundFrom, "to", observed)
+	ss.boundFrom = observed
 }
 
 // allowHeartbeat counts a heartbeat against the device's budget, or the

@@ -52,6 +52,9 @@ type devState struct {
 	// its primary path last changed (zero: no binding, no handover).
 	// Guarded by mu.
 	since, lastHandover time.Time
+	// mtu is the downlink path MTU of the primary path (see
+	// nextDownlinkMTU). Guarded by mu.
+	mtu pathMTU
 }
 
 // devState returns device id's record, creating it.

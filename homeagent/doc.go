@@ -30,10 +30,10 @@
 //     A device without a binding has its peer pointed at the address the
 //     registration came from; one with a binding keeps its primary path.
 //   - BindingUpdate goes to binding.Cache.ApplyInto with the address the
-//     QUIC packets are observed from (conn.RemoteAddr(), read at every
-//     update): the care-of address is NAT-safe. The event the cache returns
-//     re-points the peer before the ack is written, so the endpoint has
-//     moved when the device learns its update was accepted.
+//     QUIC packet carrying it was observed from: the care-of address is
+//     NAT-safe. The event the cache returns re-points the peer before the
+//     ack is written, so the endpoint has moved when the device learns its
+//     update was accepted.
 //   - Heartbeat is echoed with the observed address; Deregister removes the
 //     binding and retires the peer.
 //
@@ -41,6 +41,48 @@
 // mobile node opens a new connection from its new path after a move. A
 // device may therefore have several connections; the newest registered one
 // wins and the older ones are closed.
+//
+// # NAT rebinding
+//
+// A NAT that forgets a device's mapping (conntrack flushed, timed out)
+// gives its next packet a new public port with nothing changing on the
+// device. quic-go then probes the new address and keeps sending to the
+// old, dead one until the probe is answered, and RemoteAddr() still names
+// the old one; a receive-only device sends WireGuard nothing that would
+// make WireGuard roam. So the home agent follows each connection's paths
+// through quic-go's qlog events (connPaths, the connection's
+// quic.Config.Tracer): "observed" is the address the latest packet came
+// from. A heartbeat on the device's current connection that arrives from
+// another address than its primary path was bound from re-points the
+// WireGuard peer at once (followRebinding) and tells the device the new
+// address in the acknowledgement; the device's binding update follows
+// and moves the binding.
+//
+// # Path MTU
+//
+// Control connections start with 1232-byte packets
+// (binding.InitialPacketSize), which fit a 1280-byte link, IPv4 or IPv6;
+// quic-go's path MTU discovery stays on. connPaths also takes the
+// discovery's results (qlog.MTUUpdated) on each connection: the home
+// agent sends the probes, so they measure the downlink of the device's
+// path, and every move opens a new connection with a search of its own.
+// The policy (downlinkMTU, nextDownlinkMTU, pure and table-tested) is
+// optimistic: a new primary path starts at the limit the device announced
+// for it in its binding update (BindingUpdate.PathMTU: its access
+// interface's bound or what it found there before), or with no per-peer
+// limit (the interface MTU) when it announced none, until its search
+// concludes; the result, never above the announcement, then limits the peer
+// (DataPlane.SetPeerMTU with tunnel.InnerMTU of the UDP payload), unless
+// the search stopped at quic-go's own ceiling. A NAT rebinding makes
+// quic-go search the same network again, and the limit found stays until
+// that search says more. quic-go reports a search's end only when an
+// acknowledged probe ends it, so one that went quiet for mtuSettle counts
+// as concluded. `ha binding list` shows each binding's path MTU and
+// whether it is the interface's, the device's, a search under way or
+// discovered.
+// quic-go searches only on a socket that sets the Don't Fragment bit; a
+// ControlConn that is not one (the shared tunnel socket today) yields no
+// results and the peers keep the interface MTU.
 //
 // # Peers are materialised lazily
 //

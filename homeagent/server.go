@@ -186,15 +186,8 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 
-	tr := &quic.Transport{Conn: s.pc}
-	qcfg := &quic.Config{
-		MaxIdleTimeout:        3 * s.cfg.Keepalive,
-		KeepAlivePeriod:       0, // devices keep the connection alive
-		HandshakeIdleTimeout:  10 * time.Second,
-		MaxIncomingStreams:    4,
-		MaxIncomingUniStreams: -1,
-	}
-	ln, err := tr.Listen(binding.ServerTLSConfig(s.id.Cert), qcfg)
+	tr := &quic.Transport{Conn: s.pc, ConnContext: withConnPaths}
+	ln, err := tr.Listen(binding.ServerTLSConfig(s.id.Cert), s.quicConfig())
 	if err != nil {
 		tr.Close()
 		return fmt.Errorf("homeagent: QUIC listener: %w", err)
@@ -293,6 +286,24 @@ func (s *Server) acceptLoop(ctx context.Context, ln *quic.Listener, wg *sync.Wai
 			defer wg.Done()
 			s.serveConn(ctx, conn)
 		}()
+	}
+}
+
+// quicConfig is the QUIC configuration of the control listener. Devices
+// keep their connections alive with their own heartbeats, so QUIC's
+// keepalive is off. Packets start at binding.InitialPacketSize, which
+// fits a 1280-byte link, IPv4 or IPv6, so the home agent's handshake
+// packets reach a device on such a link at the first attempt; path MTU
+// discovery stays on.
+func (s *Server) quicConfig() *quic.Config {
+	return &quic.Config{
+		MaxIdleTimeout:        3 * s.cfg.Keepalive,
+		KeepAlivePeriod:       0, // devices keep the connection alive
+		HandshakeIdleTimeout:  10 * time.Second,
+		MaxIncomingStreams:    4,
+		MaxIncomingUniStreams: -1,
+		InitialPacketSize:     binding.InitialPacketSize,
+		Tracer:                tracePaths,
 	}
 }
 

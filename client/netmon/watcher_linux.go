@@ -159,6 +159,7 @@ func (w *Watcher) State() (client.State, error) {
 			Name:  a.Name,
 			Kind:  w.kind(a.Name),
 			Up:    a.Flags&net.FlagUp != 0 && (a.OperState == netlink.OperUp || a.OperState == netlink.OperUnknown),
+			MTU:   a.MTU,
 		}
 		addrs, err := w.h.AddrList(l, netlink.FAMILY_ALL)
 		if err != nil {

@@ -261,7 +261,7 @@ func fmtTime(t time.Time) string {
 
 func printBindings(w io.Writer, bs []adminapi.Binding) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "DEVICE\tVIP4\tVIP6\tPRIMARY\tCARE-OF\tSEQ\tAGE\tLAST HANDOVER\tEXPIRES IN")
+	fmt.Fprintln(tw, "DEVICE\tVIP4\tVIP6\tPRIMARY\tCARE-OF\tPATH MTU\tSEQ\tAGE\tLAST HANDOVER\tEXPIRES IN")
 	for _, b := range bs {
 		var coa []string
 		for _, c := range b.CareOf {
@@ -271,8 +271,8 @@ func printBindings(w io.Writer, bs []adminapi.Binding) {
 			}
 			coa = append(coa, s)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", b.Device, orDash(b.VIP4.String()), orDash(b.VIP6.String()),
-			orDash(b.Primary.String()), strings.Join(coa, " "), b.Sequence, ago(b.Since), ago(b.LastHandover),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", b.Device, orDash(b.VIP4.String()), orDash(b.VIP6.String()),
+			orDash(b.Primary.String()), strings.Join(coa, " "), fmtPathMTU(b), b.Sequence, ago(b.Since), ago(b.LastHandover),
 			time.Until(b.Expires).Round(time.Second))
 	}
 	tw.Flush()
@@ -285,6 +285,19 @@ func printTokens(w io.Writer, ts []adminapi.TokenInfo) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.State, fmtTime(t.Created), fmtTime(t.Expires), orDash(fmtTime(t.Used)))
 	}
 	tw.Flush()
+}
+
+// fmtPathMTU shows a binding's path MTU and how it is known: "1400
+// (discovered)", "1420 (searching, ≥1300)", "1220 (device)", "1420
+// (interface)".
+func fmtPathMTU(b adminapi.Binding) string {
+	if b.PathMTU == 0 {
+		return "-"
+	}
+	if b.PathMTUState == "searching" && b.PathMTUConfirmed > 0 {
+		return fmt.Sprintf("%d (searching, ≥%d)", b.PathMTU, b.PathMTUConfirmed)
+	}
+	return fmt.Sprintf("%d (%s)", b.PathMTU, orDash(b.PathMTUState))
 }
 
 func printPool(w io.Writer, ps []adminapi.PoolPrefix) {

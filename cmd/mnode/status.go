@@ -73,6 +73,9 @@ func cmdStatus(args []string) error {
 		row("standby", st.Standby)
 	}
 	row("path rtt", fmt.Sprintf("%.1f ms", st.RTTms))
+	if st.PathMTU > 0 {
+		row("path mtu", fmt.Sprintf("%d (%s)", st.PathMTU, st.PathMTUSource))
+	}
 	learned := "learning"
 	if st.KeepaliveLearned {
 		learned = "learned"
@@ -85,6 +88,7 @@ func cmdStatus(args []string) error {
 	}
 	row("handovers", ho)
 	row("stall probes", fmt.Sprintf("%d (%d false alarms)", st.StallProbes, st.StallFalseAlarms))
+	row("nat rebindings", st.NATRebinds)
 	row("reconnects", st.Reconnects)
 	if st.LastError != "" {
 		row("last error", st.LastError)

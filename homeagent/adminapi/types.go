@@ -102,6 +102,14 @@ type Binding struct {
 	Since        time.Time      `json:"since,omitzero"`         // first bound
 	LastHandover time.Time      `json:"last_handover,omitzero"` // last primary change
 	CareOf       []CareOf       `json:"care_of"`
+	// PathMTU is the largest inner packet sent to the device on its
+	// primary path: the limit found by QUIC's path MTU discovery toward
+	// it, or the WireGuard interface's MTU. PathMTUState is "interface"
+	// (no result on this path yet), "searching" (PathMTUConfirmed is a
+	// lower bound found so far) or "discovered".
+	PathMTU          int    `json:"path_mtu"`
+	PathMTUState     string `json:"path_mtu_state"`
+	PathMTUConfirmed int    `json:"path_mtu_confirmed,omitempty"`
 	// LastHandshake and byte counters come from the data plane.
 	LastHandshake time.Time `json:"last_handshake,omitzero"`
 	RxBytes       uint64    `json:"rx_bytes"`

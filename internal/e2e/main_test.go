@@ -76,7 +76,20 @@ func needBinaries(t *testing.T) handoverbench.Binaries {
 func deploy(t *testing.T) *handoverbench.HomeIP {
 	t.Helper()
 	b := needBinaries(t)
-	lab := labtest.New(t)
+	return deployInLab(t, b, labtest.New(t))
+}
+
+// deployIn is deploy in a lab whose access networks are network
+// (HOMEIP_LAB_PROFILE does not apply).
+func deployIn(t *testing.T, network netlab.Network) *handoverbench.HomeIP {
+	t.Helper()
+	b := needBinaries(t)
+	return deployInLab(t, b, labtest.NewWith(t, netlab.Options{Network: network}))
+}
+
+// deployInLab starts ha and an enrolled mnode in lab.
+func deployInLab(t *testing.T, b handoverbench.Binaries, lab *netlab.Lab) *handoverbench.HomeIP {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	h, err := handoverbench.StartHomeIP(ctx, lab, handoverbench.HomeIPOptions{Bin: b, Dir: t.TempDir()})

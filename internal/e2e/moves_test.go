@@ -15,6 +15,7 @@ type move struct {
 	name    string
 	prepare func(*netlab.Lab, context.Context) error
 	from    string // the node's primary interface before the move
+	standby string // the node's standby interface before the move ("" for none)
 	do      func(*netlab.Lab, context.Context) error
 	cleanup func(*netlab.Lab, context.Context) error
 }
@@ -50,6 +51,13 @@ var moves = []move{
 		name:    "5-wifi-nat-flushed",
 		prepare: (*netlab.Lab).MoveToWifi, from: netlab.WifiIface,
 		do: func(l *netlab.Lab, ctx context.Context) error { return l.FlushNAT(ctx, l.Wifi) },
+	},
+	{
+		// Cellular is up already and registered as the standby care-of
+		// address; then Wi-Fi goes away.
+		name:    "7-wifi-to-standby-cellular",
+		prepare: (*netlab.Lab).BothLinks, from: netlab.WifiIface, standby: netlab.CellIface,
+		do: (*netlab.Lab).MoveToCell,
 	},
 	{
 		name:    "6-twenty-moves-500ms-apart",
@@ -108,8 +116,12 @@ func runMove(t *testing.T, h *handoverbench.HomeIP, mv move, nodeSends bool) {
 	if err := mv.prepare(lab, ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.WaitStatus(ctx, 30*time.Second, "primary on "+mv.from, func(s handoverbench.NodeStatus) bool {
-		return s.State == "registered" && s.Interface == mv.from
+	what := "primary on " + mv.from
+	if mv.standby != "" {
+		what += ", standby on " + mv.standby
+	}
+	if _, err := h.WaitStatus(ctx, 30*time.Second, what, func(s handoverbench.NodeStatus) bool {
+		return s.State == "registered" && s.Interface == mv.from && (mv.standby == "" || s.Standby == mv.standby)
 	}); err != nil {
 		t.Fatalf("before the move: %v", err)
 	}

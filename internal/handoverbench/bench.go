@@ -73,7 +73,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.Kinds = AllKinds
 	}
 	for _, k := range c.Kinds {
-		if k < WifiToCell || k > WifiSilent {
+		if !k.known() {
 			return c, fmt.Errorf("handoverbench: unknown move kind %d", int(k))
 		}
 	}
@@ -211,7 +211,7 @@ func schedule(kinds []Kind, n int) []Kind {
 		delete(has, WifiToCell)
 		delete(has, CellToWifi)
 	}
-	for _, k := range AllKinds {
+	for _, k := range KnownKinds {
 		if has[k] {
 			for range n {
 				out = append(out, k)

@@ -28,7 +28,8 @@
 // counts as broken, as does a stream that was reset or whose checksum or
 // byte count differ, or that could not be set up at all.
 //
-// Kinds (the numbering of issue 8):
+// Kinds (the numbering of issue 8 for 1-3; AllKinds, the default, are
+// those three, KnownKinds all five):
 //
 //  1. Wi-Fi → cellular: wlan0 loses its addresses and goes down, wwan0
 //     (behind two NATs) comes up.
@@ -37,6 +38,12 @@
 //     Wi-Fi router starts dropping everything from and to the node; only
 //     keepalives or path probing can notice. The drop is lifted after the
 //     measurement.
+//  4. Wi-Fi NAT flushed: the node is on Wi-Fi only and the Wi-Fi router's
+//     connection tracking is emptied, so the node's next packet gets a new
+//     public port; nothing changes on the node's links.
+//  5. Wi-Fi → standby cellular: both links are up (cellular registered as
+//     the standby care-of address), then wlan0 loses its addresses and goes
+//     down; wwan0 is not touched.
 //
 // Each path runs in a lab of its own, so the three never share a routing
 // table or a namespace; by default the three labs run at once, which

@@ -7,7 +7,8 @@ import (
 	"github.com/homeip/homeip/internal/netlab"
 )
 
-// Kind is a kind of move the benchmark measures (issue 8's numbering).
+// Kind is a kind of move the benchmark measures (issue 8's numbering for
+// 1-3; 4 and 5 come from real access networks).
 type Kind int
 
 // Kinds of move.
@@ -15,10 +16,15 @@ const (
 	WifiToCell Kind = 1 // wlan0 goes away, wwan0 (behind two NATs) comes up
 	CellToWifi Kind = 2 // wwan0 goes away, wlan0 comes up
 	WifiSilent Kind = 3 // both links up, Wi-Fi preferred; Wi-Fi then drops everything
+	NATFlush   Kind = 4 // on Wi-Fi only, the Wi-Fi NAT forgets every mapping
+	StandbyUp  Kind = 5 // both links up (cellular the registered standby); wlan0 goes away
 )
 
-// AllKinds are the kinds the benchmark runs by default.
+// AllKinds are the kinds the benchmark runs by default (issue 8's).
 var AllKinds = []Kind{WifiToCell, CellToWifi, WifiSilent}
+
+// KnownKinds are every kind the benchmark can run, in schedule order.
+var KnownKinds = []Kind{WifiToCell, CellToWifi, WifiSilent, NATFlush, StandbyUp}
 
 // String names the kind for tables.
 func (k Kind) String() string {
@@ -29,11 +35,18 @@ func (k Kind) String() string {
 		return "2 cell→wifi"
 	case WifiSilent:
 		return "3 wifi dies silently"
+	case NATFlush:
+		return "4 wifi NAT flushed"
+	case StandbyUp:
+		return "5 wifi→standby cell"
 	}
 	return fmt.Sprintf("kind(%d)", int(k))
 }
 
-// ParseKind parses "1", "2" or "3".
+// known reports whether k is one of KnownKinds.
+func (k Kind) known() bool { return k >= WifiToCell && k <= StandbyUp }
+
+// ParseKind parses "1" to "5".
 func ParseKind(s string) (Kind, error) {
 	switch s {
 	case "1":
@@ -42,8 +55,12 @@ func ParseKind(s string) (Kind, error) {
 		return CellToWifi, nil
 	case "3":
 		return WifiSilent, nil
+	case "4":
+		return NATFlush, nil
+	case "5":
+		return StandbyUp, nil
 	}
-	return 0, fmt.Errorf("handoverbench: move kind %q, want 1, 2 or 3", s)
+	return 0, fmt.Errorf("handoverbench: move kind %q, want 1, 2, 3, 4 or 5", s)
 }
 
 // StartIface is the node's link before the move: where a settled homeip
@@ -55,9 +72,19 @@ func (k Kind) StartIface() string {
 	return netlab.WifiIface
 }
 
+// StartStandby is the node's standby link before the move ("" for none):
+// where both links are up, a settled homeip node has registered cellular
+// as its standby.
+func (k Kind) StartStandby() string {
+	if k == WifiSilent || k == StandbyUp {
+		return netlab.CellIface
+	}
+	return ""
+}
+
 // EndIface is the node's link after the move.
 func (k Kind) EndIface() string {
-	if k == CellToWifi {
+	if k == CellToWifi || k == NATFlush {
 		return netlab.WifiIface
 	}
 	return netlab.CellIface
@@ -69,11 +96,11 @@ func (k Kind) Prepare(ctx context.Context, lab *netlab.Lab) error {
 		return err
 	}
 	switch k {
-	case WifiToCell:
+	case WifiToCell, NATFlush:
 		return lab.MoveToWifi(ctx)
 	case CellToWifi:
 		return lab.MoveToCell(ctx)
-	case WifiSilent:
+	case WifiSilent, StandbyUp:
 		return lab.BothLinks(ctx)
 	}
 	return fmt.Errorf("handoverbench: unknown move kind %d", int(k))
@@ -82,12 +109,14 @@ func (k Kind) Prepare(ctx context.Context, lab *netlab.Lab) error {
 // Move performs the move.
 func (k Kind) Move(ctx context.Context, lab *netlab.Lab) error {
 	switch k {
-	case WifiToCell:
+	case WifiToCell, StandbyUp:
 		return lab.MoveToCell(ctx)
 	case CellToWifi:
 		return lab.MoveToWifi(ctx)
 	case WifiSilent:
 		return lab.BlackholeWifi(ctx, true)
+	case NATFlush:
+		return lab.FlushNAT(ctx, lab.Wifi)
 	}
 	return fmt.Errorf("handoverbench: unknown move kind %d", int(k))
 }

@@ -22,6 +22,8 @@ func TestSchedule(t *testing.T) {
 		{[]Kind{2}, 3, []Kind{2, 2, 2}},
 		{[]Kind{1, 3}, 2, []Kind{1, 1, 3, 3}},
 		{AllKinds, 0, nil},
+		{KnownKinds, 1, []Kind{1, 2, 3, 4, 5}},
+		{[]Kind{5, 4}, 2, []Kind{4, 4, 5, 5}},
 	}
 	for _, tt := range tests {
 		if got := schedule(tt.kinds, tt.n); !slices.Equal(got, tt.want) {
@@ -49,7 +51,8 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	for _, bad := range []Config{
 		{Moves: -1},
-		{Kinds: []Kind{4}},
+		{Kinds: []Kind{6}},
+		{Kinds: []Kind{0}},
 		{Paths: []string{"openvpn"}},
 		{Window: -time.Second},
 	} {
@@ -60,7 +63,7 @@ func TestConfigDefaults(t *testing.T) {
 }
 
 func TestParseKind(t *testing.T) {
-	for s, want := range map[string]Kind{"1": WifiToCell, "2": CellToWifi, "3": WifiSilent} {
+	for s, want := range map[string]Kind{"1": WifiToCell, "2": CellToWifi, "3": WifiSilent, "4": NATFlush, "5": StandbyUp} {
 		if k, err := ParseKind(s); err != nil || k != want {
 			t.Errorf("ParseKind(%q) = %v, %v", s, k, err)
 		}
@@ -68,7 +71,7 @@ func TestParseKind(t *testing.T) {
 			t.Errorf("%d.String() = %q", want, want.String())
 		}
 	}
-	for _, s := range []string{"", "0", "4", "1,2", "x"} {
+	for _, s := range []string{"", "0", "6", "1,2", "x"} {
 		if _, err := ParseKind(s); err == nil {
 			t.Errorf("ParseKind(%q) accepted", s)
 		}

@@ -69,9 +69,13 @@ type homeipPath struct {
 func (p homeipPath) source() netip.Addr { return p.h.VIP4 }
 
 func (p homeipPath) settle(ctx context.Context, k Kind) error {
-	want := k.StartIface()
-	_, err := p.h.WaitStatus(ctx, settleLimit, "primary on "+want, func(s NodeStatus) bool {
-		return s.State == "registered" && s.Interface == want
+	want, standby := k.StartIface(), k.StartStandby()
+	what := "primary on " + want
+	if standby != "" {
+		what += ", standby on " + standby
+	}
+	_, err := p.h.WaitStatus(ctx, settleLimit, what, func(s NodeStatus) bool {
+		return s.State == "registered" && s.Interface == want && (standby == "" || s.Standby == standby)
 	})
 	if err != nil {
 		return err

@@ -17,7 +17,7 @@ import (
 )
 
 var benchHandoverCmd = command{
-	summary: "handover gaps of moves 1-3, node receive-only: homeip vs plain WireGuard vs no tunnel",
+	summary: "handover gaps of moves 1-5, node receive-only: homeip vs plain WireGuard vs no tunnel",
 	run:     runBenchHandover,
 }
 
@@ -26,7 +26,7 @@ func runBenchHandover(ctx context.Context, args []string, stdout, stderr io.Writ
 	fs.SetOutput(stderr)
 	var cfg handoverbench.Config
 	fs.IntVar(&cfg.Moves, "moves", 50, "moves per kind and path (use a few for a quick run)")
-	kinds := fs.String("kinds", "1,2,3", "kinds of move: 1 wifi→cell, 2 cell→wifi, 3 wifi dies silently")
+	kinds := fs.String("kinds", "1,2,3", "kinds of move: 1 wifi→cell, 2 cell→wifi, 3 wifi dies silently, 4 wifi NAT flushed, 5 wifi→standby cell (already up)")
 	paths := fs.String("paths", strings.Join(handoverbench.AllPaths, ","), "paths to compare")
 	fs.DurationVar(&cfg.Window, "window", 3*time.Second, "a stream not resumed this long after a move counts as broken")
 	fs.DurationVar(&cfg.Interval, "interval", 2*time.Millisecond, "interval between stream records (gap resolution)")
