@@ -77,6 +77,7 @@ type device struct {
 	observed netip.AddrPort
 	via      uint16
 	updates  int
+	tat      int64 // rate limiter state (binding.Limiter), kept with the device as the home agent keeps it
 }
 
 type token struct {
@@ -97,6 +98,7 @@ type HomeAgent struct {
 	fp    [32]byte
 	wgPub [32]byte
 	cache *binding.Cache
+	limit binding.Limiter // per-device message rate, the home agent's default
 
 	stopSweep context.CancelFunc
 	swept     chan struct{} // closed when the cache's Run has returned
@@ -146,6 +148,9 @@ func New(cfg Config) (*HomeAgent, error) {
 	}
 	h := &HomeAgent{cfg: cfg, log: log.With("component", "fakeha"), cert: cert, fp: binding.FingerprintOf(cert.Certificate[0]), devices: map[string]*device{}}
 	h.cache = binding.NewCache(binding.Config{MaxLifetime: cfg.Lifetime, Logger: log})
+	// The home agent's default: 10 control messages a second per device,
+	// bursts of 20.
+	h.limit = binding.NewLimiter(10, 20)
 	rand.Read(h.wgPub[:])
 	pc := cfg.Conn
 	if pc == nil {
@@ -544,6 +549,9 @@ func (h *HomeAgent) bind(d *device, m *binding.BindingUpdate, observed netip.Add
 	}
 	if d.revoked {
 		return &binding.BindingAck{Status: binding.StatusRevoked, Sequence: m.Sequence, Observed: observed}
+	}
+	if !h.limit.Allow(&d.tat, time.Now()) {
+		return &binding.BindingAck{Status: binding.StatusRateLimited, Sequence: m.Sequence, Observed: observed}
 	}
 	_, had := h.cache.Lookup(d.id)
 	ack, err := h.cache.Apply(time.Now(), d.id, m, observed)
