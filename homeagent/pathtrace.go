@@ -28,6 +28,7 @@ type connPaths struct {
 	mu        sync.Mutex
 	probing   map[string]netip.AddrPort // tuple id of a path quic-go has not switched to -> remote
 	lastTuple string                    // tuple of the latest packet received; "" = the active path
+	active    netip.AddrPort            // the active path's remote, as its TupleAssigned said; zero = not reported
 	mtu       int                       // largest UDP payload confirmed on the active path, 0 = none yet
 	mtuDone   bool                      // the search on the active path has ended
 	// updates is signalled (never blocking) when the path MTU result
@@ -93,10 +94,17 @@ func (r pathRecorder) RecordEvent(ev qlogwriter.Event) {
 			// discovery starts again from the initial size.
 			clear(p.probing)
 			p.lastTuple = ""
+			p.active = tupleRemote(e.Remote)
 			p.mtu, p.mtuDone = 0, false
 			p.gen++
 		} else if len(p.probing) < maxProbingPaths {
 			p.probing[e.TupleID] = tupleRemote(e.Remote)
+			// quic-go assigns a new path's tuple while it handles the
+			// path's first packet, before that packet's frames, and
+			// records PacketReceived only after them: a stream frame in
+			// that packet (a heartbeat after a NAT rebinding) reaches its
+			// reader before PacketReceived says where it came from.
+			p.lastTuple = e.TupleID
 		}
 		p.mu.Unlock()
 	case qlog.PacketReceived:
@@ -158,8 +166,11 @@ func tupleRemote(e qlog.TupleEndpointInfo) netip.AddrPort {
 }
 
 // latest returns the address the connection's latest packet came from:
-// a path quic-go is still validating, or active, the active path's
-// address (what conn.RemoteAddr() says).
+// a path quic-go is still validating, or the active path's address. The
+// active address is the one quic-go's last switch reported, read under
+// the same lock as the probed paths: a conn.RemoteAddr() read before the
+// lock could predate a switch that already cleared the probed path. active
+// (what conn.RemoteAddr() said) stands in until a switch is reported.
 func (p *connPaths) latest(active netip.AddrPort) netip.AddrPort {
 	if p == nil {
 		return active
@@ -168,6 +179,9 @@ func (p *connPaths) latest(active netip.AddrPort) netip.AddrPort {
 	defer p.mu.Unlock()
 	if ap, ok := p.probing[p.lastTuple]; ok && p.lastTuple != "" && ap.IsValid() {
 		return ap
+	}
+	if p.active.IsValid() {
+		return p.active
 	}
 	return active
 }
