@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -81,6 +82,8 @@ type Store struct {
 	inflight sync.WaitGroup
 	once     sync.Once
 	closeErr error
+
+	lostRaces atomic.Int64 // transactions whose compares failed
 }
 
 var (

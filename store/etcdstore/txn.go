@@ -171,6 +171,7 @@ func (s *Store) update(ctx context.Context, what string, fn func(t *tx) error) e
 			return nil
 		}
 		// Lost a race: what changed is in the Else responses.
+		s.lostRaces.Add(1)
 		if sch := resp.Responses[0].GetResponseRange().Kvs; len(sch) != 1 {
 			return s.fail(ctx, what, fmt.Errorf("schema key %s is gone", s.k.schema()))
 		} else if err := checkSchema(sch[0].Value); err != nil {
