@@ -65,11 +65,22 @@ func checkTime(what string, t time.Time) error {
 	return nil
 }
 
+// checkTimes checks decoded times: a record read must be writable again.
+func checkTimes(ts ...time.Time) error {
+	for _, t := range ts {
+		if err := checkTime("record", t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func mustJSON(v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {
 		// Only times out of range fail, and every time is checked
-		// before it gets here.
+		// before it gets here, whether from a caller or a decoded
+		// record.
 		panic(fmt.Sprintf("etcdstore: encoding %T: %v", v, err))
 	}
 	return b
@@ -123,6 +134,9 @@ func decodeDevice(b []byte) (store.Device, error) {
 	if err := d.Validate(); err != nil {
 		return store.Device{}, fmt.Errorf("etcdstore: decoding device: %w: %v", store.ErrCorrupt, err)
 	}
+	if err := checkTimes(r.Created, r.Enrolled, r.Revoked); err != nil {
+		return store.Device{}, fmt.Errorf("etcdstore: decoding device %q: %w: %v", r.ID, store.ErrCorrupt, err)
+	}
 	return d, nil
 }
 
@@ -138,6 +152,9 @@ func decodeHolder(what string, b []byte) (string, time.Time, error) {
 	if err := store.ValidateID(r.Dev); err != nil {
 		return "", time.Time{}, fmt.Errorf("etcdstore: decoding %s: %w: %v", what, store.ErrCorrupt, err)
 	}
+	if err := checkTimes(r.At); err != nil {
+		return "", time.Time{}, fmt.Errorf("etcdstore: decoding %s: %w: %v", what, store.ErrCorrupt, err)
+	}
 	return r.Dev, r.At, nil
 }
 
@@ -151,6 +168,9 @@ func decodeToken(hash [32]byte, b []byte) (store.Token, error) {
 		return store.Token{}, err
 	}
 	if err := store.ValidateID(r.Dev); err != nil {
+		return store.Token{}, fmt.Errorf("etcdstore: decoding token: %w: %v", store.ErrCorrupt, err)
+	}
+	if err := checkTimes(r.Created, r.Expires, r.Used); err != nil {
 		return store.Token{}, fmt.Errorf("etcdstore: decoding token: %w: %v", store.ErrCorrupt, err)
 	}
 	return store.Token{Hash: hash, DeviceID: r.Dev, Created: r.Created, Expires: r.Expires, Used: r.Used}, nil

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -40,6 +41,15 @@ func freePort(tb testing.TB) string {
 // It returns the client URL.
 func startEtcd(tb testing.TB) string {
 	tb.Helper()
+	u, _ := startEtcdServer(tb, nil)
+	return u
+}
+
+// startEtcdServer is startEtcd with its configuration adjusted by tune (if
+// not nil) before it starts; it also returns a function that stops the
+// server early (the cleanup then does nothing).
+func startEtcdServer(tb testing.TB, tune func(cfg *embed.Config)) (string, func()) {
+	tb.Helper()
 	var lastErr error
 	for range 3 { // a port taken between freePort and the listen: try again
 		cfg := embed.NewConfig()
@@ -51,15 +61,23 @@ func startEtcd(tb testing.TB) string {
 		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
 		cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
 		cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
+		if tune != nil {
+			tune(cfg)
+			if cfg.ClientTLSInfo.CertFile != "" {
+				cu.Scheme = "https"
+				cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
+			}
+		}
 		e, err := embed.StartEtcd(cfg)
 		if err != nil {
 			lastErr = err
 			continue
 		}
-		tb.Cleanup(e.Close)
+		stop := sync.OnceFunc(e.Close) // Close panics when called twice
+		tb.Cleanup(stop)
 		select {
 		case <-e.Server.ReadyNotify():
-			return cu.String()
+			return cu.String(), stop
 		case err := <-e.Err():
 			tb.Fatalf("embedded etcd: %v", err)
 		case <-time.After(30 * time.Second):
@@ -67,7 +85,7 @@ func startEtcd(tb testing.TB) string {
 		}
 	}
 	tb.Fatalf("starting embedded etcd: %v", lastErr)
-	return ""
+	return "", nil
 }
 
 var prefixes atomic.Int64
