@@ -63,6 +63,17 @@
 // cannot be deleted or enrolled in one transaction, and such a call fails
 // with etcd's error instead of doing half of it.
 //
+// A commit that fails in transit (a timeout, a member lost) is reported
+// as an error, although etcd may have applied it: the calls are
+// idempotent for their caller (committing a lease a device already holds
+// changes nothing), so retrying is safe.
+//
+// Reads that must agree (Walk, WalkGrouped, Devices, Check, a device's
+// leases) are range reads at one revision, a page of 1000 keys at a time.
+// The cluster must compact its history (etcd's --auto-compaction-mode
+// and --auto-compaction-retention); a walk that outlives the retention
+// fails with etcd's "required revision has been compacted".
+//
 // # Opening
 //
 // Open connects, then reads the schema key: a prefix with no keys at all
