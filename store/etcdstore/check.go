@@ -65,14 +65,13 @@ func (s *Store) check(ctx context.Context, rev int64) error {
 	// Unique indexes: each entry names a device whose field it is, and
 	// each device's fields are indexed (counted both ways).
 	indexes := []struct {
-		what   string
-		pre    string
-		key    func(store.Device) (string, bool)
-		indexd int
+		what string
+		pre  string
+		key  func(store.Device) (string, bool)
 	}{
-		{"name", k.names(), func(d store.Device) (string, bool) { return k.name(d.Name), true }, 0},
-		{"identity key", k.ikeys(), func(d store.Device) (string, bool) { return k.ikey(d.IdentityKey), len(d.IdentityKey) > 0 }, 0},
-		{"WireGuard key", k.wgkeys(), func(d store.Device) (string, bool) { return k.wgkey(d.WGKey), d.WGKey != [32]byte{} }, 0},
+		{"name", k.names(), func(d store.Device) (string, bool) { return k.name(d.Name), true }},
+		{"identity key", k.ikeys(), func(d store.Device) (string, bool) { return k.ikey(d.IdentityKey), len(d.IdentityKey) > 0 }},
+		{"WireGuard key", k.wgkeys(), func(d store.Device) (string, bool) { return k.wgkey(d.WGKey), d.WGKey != [32]byte{} }},
 	}
 	for _, ix := range indexes {
 		n, err := all(ix.pre, func(kv *mvccpb.KeyValue) error {
@@ -119,9 +118,6 @@ func (s *Store) check(ctx context.Context, rev int64) error {
 			}
 			if _, ok := devs[id]; !ok {
 				return bad("%s %v belongs to missing device %q", what, a, id)
-			}
-			if kind == 0 {
-				return nil
 			}
 			if _, dup := holders[kind][a]; dup {
 				return bad("%v has two %s records", a, what)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -66,27 +67,24 @@ func (s *Store) walk(ctx context.Context, grouped func(string, []netip.Addr) err
 		holders := []struct {
 			what string
 			pre  string
-			fn   func(id string, a netip.Addr, v []byte) error
+			fn   func(id string, a netip.Addr, at time.Time) error
 		}{
 			{"lease", k.leases(), nil},
 			{"reservation", k.resvs(), nil},
 			{"quarantine record", k.quars(), nil},
 		}
 		if v.Lease != nil {
-			holders[0].fn = func(id string, a netip.Addr, b []byte) error {
-				_, at, _ := decodeHolder("lease", b)
+			holders[0].fn = func(id string, a netip.Addr, at time.Time) error {
 				return v.Lease(store.Lease{DeviceID: id, Addr: a, Created: at})
 			}
 		}
 		if v.Reservation != nil {
-			holders[1].fn = func(id string, a netip.Addr, b []byte) error {
-				_, at, _ := decodeHolder("reservation", b)
+			holders[1].fn = func(id string, a netip.Addr, at time.Time) error {
 				return v.Reservation(store.Reservation{DeviceID: id, Addr: a, Created: at})
 			}
 		}
 		if v.Quarantined != nil {
-			holders[2].fn = func(id string, a netip.Addr, b []byte) error {
-				_, at, _ := decodeHolder("quarantine record", b)
+			holders[2].fn = func(id string, a netip.Addr, at time.Time) error {
 				return v.Quarantined(store.Quarantined{DeviceID: id, Addr: a, Released: at})
 			}
 		}
@@ -99,11 +97,11 @@ func (s *Store) walk(ctx context.Context, grouped func(string, []netip.Addr) err
 				if err != nil {
 					return err
 				}
-				id, _, err := decodeHolder(h.what, kv.Value)
+				id, at, err := decodeHolder(h.what, kv.Value)
 				if err != nil {
 					return err
 				}
-				return h.fn(id, a, kv.Value)
+				return h.fn(id, a, at)
 			}); err != nil {
 				return err
 			}
