@@ -69,7 +69,7 @@
 // changes nothing), so retrying is safe.
 //
 // Reads that must agree (Walk, WalkGrouped, Devices, Check, a device's
-// leases) are range reads at one revision, a page of 1000 keys at a time.
+// leases) are range reads at one revision, a page of 10,000 keys at a time.
 // The cluster must compact its history (etcd's --auto-compaction-mode
 // and --auto-compaction-retention); a walk that outlives the retention
 // fails with etcd's "required revision has been compacted".

@@ -232,8 +232,12 @@ func (s *Store) getAt(ctx context.Context, key string, rev int64) ([]byte, int64
 	return resp.Kvs[0].Value, resp.Header.Revision, nil
 }
 
-// pageSize is how many keys a range read asks for at once.
-const pageSize = 1000
+// pageSize is how many keys a range read asks for at once. etcd counts
+// every key left in the range for each page (the response's total
+// count), so reading n keys costs about n²/pageSize index steps: pages
+// are large (a few MB of records at most). etcd 3.7's streaming range
+// does without the count, but older servers lack it.
+const pageSize = 10_000
 
 // rangeAt calls fn for every key under prefix at revision rev (0: the
 // current one; the first page fixes it), in key order, a page at a time.
