@@ -229,8 +229,9 @@ func startAgents(tb testing.TB) (string, []*Store) {
 
 // TestConcurrentAllocation has three home agents (three Stores, three
 // pools) on one etcd allocate VIPs for 1,000 devices at once
-// (HOMEIP_ALLOC_DEVICES=10000 for the full size, which takes over a minute
-// with -race; BenchmarkConcurrentAllocation runs it too), 32 callers per
+// (HOMEIP_ALLOC_DEVICES=10000 for the full size, which takes one to
+// several minutes with -race, most of it in the dense pool;
+// BenchmarkConcurrentAllocation runs it too), 32 callers per
 // agent, each agent's pool proposing without
 // knowing the others': every address must end up with one device, in a
 // sparse pool and in a dense one where proposals collide.
