@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,10 +13,13 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/homeip/homeip/homeagent"
 	"github.com/homeip/homeip/homeagent/config"
+	"github.com/homeip/homeip/store"
 	"github.com/homeip/homeip/store/bboltstore"
+	"github.com/homeip/homeip/store/etcdstore"
 	"github.com/homeip/homeip/tunnel"
 )
 
@@ -117,6 +121,33 @@ func inPools(a netip.Addr, cfg config.Config) bool {
 	return false
 }
 
+// openStore opens the bbolt file in the data directory, or the etcd
+// store when the configuration names a cluster.
+func openStore(cfg config.Config, log *slog.Logger) (store.Store, error) {
+	if len(cfg.StoreEtcd) == 0 {
+		return bboltstore.Open(filepath.Join(cfg.DataDir, storeFile), bboltstore.Options{Logger: log})
+	}
+	var tlsCfg *tls.Config
+	if cfg.StoreEtcdTLS {
+		var err error
+		if tlsCfg, err = etcdstore.LoadTLS(cfg.StoreCA, cfg.StoreCert, cfg.StoreKey); err != nil {
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := etcdstore.Open(ctx, etcdstore.Config{Endpoints: cfg.StoreEtcd, Prefix: cfg.StorePrefix, TLS: tlsCfg, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	// The home agent indexes devices in memory at start: those another
+	// home agent on the same prefix adds later are not seen until a
+	// restart.
+	log.Warn("store on etcd: devices added through another home agent sharing it are seen after a restart",
+		"store", config.FormatStoreURL(cfg.StoreEtcd, cfg.StoreEtcdTLS, cfg.StorePrefix))
+	return st, nil
+}
+
 func runServer(cfg config.Config, log *slog.Logger) error {
 	id, err := homeagent.LoadIdentity(cfg.DataDir)
 	if err != nil {
@@ -128,7 +159,7 @@ func runServer(cfg config.Config, log *slog.Logger) error {
 		log.Warn("no public address known: enrolment tokens cannot be issued; pass --public-addr")
 	}
 
-	st, err := bboltstore.Open(filepath.Join(cfg.DataDir, storeFile), bboltstore.Options{Logger: log})
+	st, err := openStore(cfg, log)
 	if err != nil {
 		return err
 	}

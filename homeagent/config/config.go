@@ -126,6 +126,21 @@ type Config struct {
 	LogLevel slog.Level
 	// ShutdownTimeout bounds a clean shutdown.
 	ShutdownTimeout time.Duration
+
+	// StoreEtcd lists the client endpoints (host:port) of the etcd
+	// cluster the store lives on, shared by several home agents; empty
+	// means the bbolt file in DataDir (the default). Set by the store
+	// setting (ParseStoreURL).
+	StoreEtcd []string
+	// StoreEtcdTLS connects to them with TLS (etcds://).
+	StoreEtcdTLS bool
+	// StorePrefix is the etcd key prefix, with a final "/"
+	// (DefaultStorePrefix when empty and StoreEtcd is set).
+	StorePrefix string
+	// StoreCA, StoreCert and StoreKey are PEM files for etcds://: the CA
+	// of the members' certificates (empty: the system's roots) and the
+	// client certificate and its key.
+	StoreCA, StoreCert, StoreKey string
 }
 
 // WithDefaults returns c with every zero field replaced by its default. It
@@ -191,6 +206,9 @@ func (c Config) WithDefaults() Config {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	if len(c.StoreEtcd) > 0 && c.StorePrefix == "" {
+		c.StorePrefix = DefaultStorePrefix
+	}
 	if !c.Tunnel4.IsValid() && len(c.Pool4) > 0 {
 		c.Tunnel4 = c.Pool4[0].Masked().Addr().Next()
 	}
@@ -243,7 +261,7 @@ func (c Config) Validate() error {
 	if c.Keepalive >= c.Lifetime {
 		return fmt.Errorf("%w: keepalive %v must be shorter than lifetime %v", ErrInvalid, c.Keepalive, c.Lifetime)
 	}
-	return nil
+	return c.validateStore()
 }
 
 func withPort(aps []netip.AddrPort, port uint16) []netip.AddrPort {

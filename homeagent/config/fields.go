@@ -26,8 +26,9 @@ type field struct {
 	reset func(c *Config)
 }
 
-// fields is the table of every setting, in the order of the example file.
-var fields = []field{
+// fields is the table of every setting, in the order of the example file
+// (the store's settings, store.go, come last).
+var fields = append([]field{
 	strField("data_dir", "data-dir", "directory of the store, identity and default pools", func(c *Config) *string { return &c.DataDir }),
 	addrPortField("listen", "listen", "UDP address shared by WireGuard and QUIC", func(c *Config) *netip.AddrPort { return &c.Listen }),
 	endpointsField("public_addrs", "public-addr", "address devices reach the home agent at (repeatable; goes into tokens)", func(c *Config) *[]netip.AddrPort { return &c.PublicAddrs }),
@@ -103,7 +104,7 @@ var fields = []field{
 			return []string{strings.ToLower(c.LogLevel.String())}
 		}},
 	durField("shutdown_timeout", "shutdown-timeout", "bound on a clean shutdown", func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
-}
+}, storeFields...)
 
 func fieldByKey(key string) (field, bool) {
 	for _, f := range fields {

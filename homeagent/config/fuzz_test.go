@@ -11,6 +11,7 @@ import (
 // Marshal/Parse round trip unchanged.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(example))
+	f.Add([]byte(storeExample))
 	if data, err := os.ReadFile("../../deploy/ha.example.toml"); err == nil {
 		f.Add(data)
 	}
