@@ -174,7 +174,13 @@ func TestLabWithRealHomeAgent(t *testing.T) {
 		}
 		return st
 	}
+	// The tunnel carries traffic as soon as the home agent has set the
+	// peer, a moment before the node has taken the acknowledgement in:
+	// wait for the status to say registered.
 	st := status()
+	for deadline := time.Now().Add(10 * time.Second); st.State != "registered" && time.Now().Before(deadline); st = status() {
+		time.Sleep(20 * time.Millisecond)
+	}
 	if st.Interface != "wlan0" || !st.VIP4.IsValid() || !st.VIP6.IsValid() {
 		t.Fatalf("status before the move: %+v", st)
 	}

@@ -94,8 +94,10 @@ func TestLoopbackBothWays(t *testing.T) {
 				if s.err != nil || r.err != nil {
 					t.Fatalf("send err %v, recv err %v\nrecv report %s", s.err, r.err, r.rep.JSON())
 				}
-				// 300 ms at 1 ms: expect most of 300 records even on a busy machine.
-				if s.rep.Records < 100 || r.rep.Records != s.rep.Records || r.rep.Bytes != s.rep.Records*512 {
+				// 300 ms at 1 ms: up to 300 records; a loaded machine's
+				// timers fire late (88 were seen under a parallel test
+				// run), so only ask that the stream really flowed.
+				if s.rep.Records < 20 || r.rep.Records != s.rep.Records || r.rep.Bytes != s.rep.Records*512 {
 					t.Fatalf("sent %d records, received %d (%d bytes)", s.rep.Records, r.rep.Records, r.rep.Bytes)
 				}
 				if !r.rep.Complete || !r.rep.Verified || r.rep.SHA256 != s.rep.SHA256 || r.rep.Broken() || s.rep.Broken() {
