@@ -67,6 +67,9 @@ func pingUntil(ctx context.Context, n *netlab.Node, h *handoverbench.HomeIP, lim
 		if err == nil && res.Received > 0 {
 			return time.Since(start)
 		}
+		if err != nil {
+			time.Sleep(20 * time.Millisecond) // no route yet: do not spin
+		}
 	}
 	return -1
 }
