@@ -106,10 +106,10 @@ func (k *bindingKeeper) run(ctx context.Context, s *Server) {
 // flush reads the bindings of the devices marked since the last call and
 // writes the file if anything changed. Only the keeper's owner calls it.
 func (k *bindingKeeper) flush(s *Server) error {
+	var dirty map[string]struct{}
 	k.mu.Lock()
-	dirty := k.dirty
-	if len(dirty) > 0 {
-		k.dirty = make(map[string]struct{}, len(dirty))
+	if len(k.dirty) > 0 {
+		dirty, k.dirty = k.dirty, make(map[string]struct{}, len(k.dirty))
 	}
 	k.mu.Unlock()
 	if len(dirty) == 0 && !k.unwritten {
@@ -139,7 +139,7 @@ func (k *bindingKeeper) flush(s *Server) error {
 // its device lock; false when it has none (or the device is gone).
 func (s *Server) keptBindingOf(id string) (keptBinding, bool) {
 	ds := s.devStateIfAny(id)
-	if ds == nil {
+	if ds == nil || len(id) > 255 { // a record holds ids of up to 255 bytes
 		return keptBinding{}, false
 	}
 	ds.mu.Lock()
