@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,6 +49,8 @@ type bindingKeeper struct {
 	kept map[string]keptBinding
 	// unwritten: kept holds changes that a write failed to save.
 	unwritten bool
+	// keptCount is how many bindings the last write saved (metrics).
+	keptCount atomic.Int64
 }
 
 func newBindingKeeper(dataDir string, log *slog.Logger) *bindingKeeper {
@@ -132,6 +135,7 @@ func (k *bindingKeeper) flush(s *Server) error {
 		return err
 	}
 	k.unwritten = false
+	k.keptCount.Store(int64(len(ks)))
 	return nil
 }
 
@@ -191,6 +195,7 @@ func (s *Server) restoreBindings() {
 			k.mark(kb.b.Device) // the next write leaves it out
 		}
 	}
+	k.keptCount.Store(int64(restored))
 	s.log.Info("bindings restored", "file", k.path, "restored", restored, "dropped", len(kept)-restored)
 }
 
