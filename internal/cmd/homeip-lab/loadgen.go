@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -46,6 +47,10 @@ type loadConfig struct {
 	MovePct, HeartbeatPct, ExpirePct float64
 	// RevokePct is the share of devices revoked during the run.
 	RevokePct float64
+	// Rate, when positive, is the binding updates per second offered by
+	// all devices together (each device paces its bursts to its share);
+	// zero offers as many as the home agent takes.
+	Rate float64
 	// Setup is how many devices enrol and register at once.
 	Setup int
 	// Logger receives progress; nil discards.
@@ -249,8 +254,9 @@ func runLoad(ctx context.Context, cfg loadConfig) (*loadResult, error) {
 			revoked.Add(1)
 		}
 	}()
-	// The admin sampler lists devices and bindings, as an operator's
-	// `ha device list` and `ha binding list` do, every 100 ms.
+	// The admin sampler runs `ha device list` and `ha binding list` over
+	// the admin socket every 100 ms, as an operator would: the figure is
+	// the command's wall time, its own start included.
 	var devLat, bindLat []time.Duration
 	go func() {
 		defer ownWG.Done()
@@ -262,17 +268,17 @@ func runLoad(ctx context.Context, cfg loadConfig) (*loadResult, error) {
 				return
 			case <-t.C:
 			}
-			t0 := time.Now()
-			if _, err := r.admin.Devices(); err == nil {
-				devLat = append(devLat, time.Since(t0))
-			} else if runCtx.Err() == nil {
-				r.fail(fmt.Errorf("admin device list: %w", err))
-			}
-			t0 = time.Now()
-			if _, err := r.admin.Bindings(); err == nil {
-				bindLat = append(bindLat, time.Since(t0))
-			} else if runCtx.Err() == nil {
-				r.fail(fmt.Errorf("admin binding list: %w", err))
+			for _, what := range []string{"device", "binding"} {
+				t0 := time.Now()
+				out, err := exec.CommandContext(ctx, cfg.HA, what, "list", "--admin-socket", sock, "--json").CombinedOutput()
+				switch {
+				case err == nil && what == "device":
+					devLat = append(devLat, time.Since(t0))
+				case err == nil:
+					bindLat = append(bindLat, time.Since(t0))
+				case runCtx.Err() == nil:
+					r.fail(fmt.Errorf("ha %s list: %w: %s", what, err, lastLines(string(out), 3)))
+				}
 			}
 		}
 	}()
@@ -602,6 +608,10 @@ func (r *loadRun) updates(d *loadDevice, n int, lifetime time.Duration) (int, er
 // default a burst of Window binding updates.
 func (r *loadRun) play(ctx context.Context, d *loadDevice, rng *rand.Rand) {
 	cfg := r.cfg
+	next := time.Now().Add(time.Duration(rng.Int64N(int64(time.Second)))) // spread the devices' first bursts
+	if cfg.Rate <= 0 {
+		next = time.Time{}
+	}
 	for ctx.Err() == nil {
 		var err error
 		switch x := rng.Float64() * 100; {
@@ -637,6 +647,21 @@ func (r *loadRun) play(ctx context.Context, d *loadDevice, rng *rand.Rand) {
 				}
 			}
 		default:
+			if cfg.Rate > 0 {
+				// Pace: this device's share of the rate, in bursts of
+				// Window, never catching up on a backlog.
+				interval := time.Duration(float64(cfg.Window) * float64(cfg.Devices) / cfg.Rate * float64(time.Second))
+				now := time.Now()
+				if next.Before(now) {
+					next = now
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(next.Sub(now)):
+				}
+				next = next.Add(interval)
+			}
 			_, err = r.updates(d, cfg.Window, loadLifetime)
 		}
 		switch {
