@@ -517,7 +517,21 @@ func (d *loadDevice) close() {
 
 func (d *loadDevice) send(m binding.Message) error {
 	d.stream.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	return binding.WriteMessage(d.stream, m)
+	return revokedIf(binding.WriteMessage(d.stream, m))
+}
+
+// codeRevoked is the QUIC application error code the home agent closes a
+// revoked device's connections with.
+const codeRevoked = 2
+
+// revokedIf returns errRevoked for an error that says the home agent
+// closed the connection because the device was revoked, else err.
+func revokedIf(err error) error {
+	var appErr *quic.ApplicationError
+	if errors.As(err, &appErr) && appErr.Remote && appErr.ErrorCode == codeRevoked {
+		return errRevoked
+	}
+	return err
 }
 
 // expect reads until a message of type t and decodes it into m; a
@@ -527,11 +541,7 @@ func (d *loadDevice) expect(t binding.Type, m binding.Message) error {
 	for {
 		got, err := d.rd.Next()
 		if err != nil {
-			var appErr *quic.ApplicationError
-			if errors.As(err, &appErr) && appErr.ErrorCode == 2 { // the home agent's code for a revocation
-				return errRevoked
-			}
-			return err
+			return revokedIf(err)
 		}
 		switch got {
 		case t:
