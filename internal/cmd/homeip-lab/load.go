@@ -78,6 +78,15 @@ func writeLoadTable(w io.Writer, r *loadResult) {
 	fmt.Fprintf(w, "%-38s %d (%d revoked)\n", "devices connected at the end", r.Connected, r.Revoked)
 	fmt.Fprintf(w, "%-38s %v\n", "measured", r.Elapsed.Round(time.Millisecond))
 	fmt.Fprintf(w, "%-38s %.0f /s (%d accepted by ha's metrics; %d acked to devices)\n", "binding updates through ha", r.BUPerSecond(), r.Accepted, r.ClientAcked)
+	if r.Elapsed > 0 {
+		perK := "-"
+		if r.Accepted > 0 {
+			perK = fmt.Sprintf("%.1f ms", float64(r.HACPU)/float64(time.Millisecond)/float64(r.Accepted)*1000)
+		}
+		fmt.Fprintf(w, "%-38s ha %.2f cores (%s per 1000 accepted updates), generator %.2f cores\n", "CPU in the measured phase",
+			r.HACPU.Seconds()/r.Elapsed.Seconds(), perK, r.GenCPU.Seconds()/r.Elapsed.Seconds())
+	}
+	fmt.Fprintf(w, "%-38s ha's namespace %d, cn's %d\n", "UDP receive-buffer drops", r.RcvbufDropsHA, r.RcvbufDropsCN)
 	fmt.Fprintf(w, "%-38s p50 %s  p90 %s  p99 %s  max %s  (n=%d)\n", "binding update latency (send→ack)",
 		ms(percentile(r.BULatency, 50)), ms(percentile(r.BULatency, 90)), ms(percentile(r.BULatency, 99)), ms(percentile(r.BULatency, 100)), len(r.BULatency))
 	fmt.Fprintf(w, "%-38s p50 %s  p99 %s  (n=%d)\n", "move latency (dial→ack of the update)",

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -100,6 +101,12 @@ type loadResult struct {
 	EnrolTime                         time.Duration
 	HAExitErr                         error
 	BindingsKept, BindingsKeptStarted float64
+	// HACPU and GenCPU are the CPU time ha and this generator used in the
+	// measured phase (user and system).
+	HACPU, GenCPU time.Duration
+	// RcvbufDrops counts UDP datagrams the kernel dropped for a full
+	// receive buffer in the measured phase, in ha's namespace and in cn's.
+	RcvbufDropsHA, RcvbufDropsCN uint64
 }
 
 // BUPerSecond is the home agent's accepted binding updates per second.
@@ -225,6 +232,8 @@ func runLoad(ctx context.Context, cfg loadConfig) (*loadResult, error) {
 	runCtx, stopRun := context.WithTimeout(ctx, cfg.Duration)
 	defer stopRun()
 	before := scrape()
+	haCPU0, genCPU0 := procCPU(ha.Pid()), selfCPU()
+	haDrops0, cnDrops0 := udpRcvbufErrors(ctx, lab.HA), udpRcvbufErrors(ctx, lab.CN)
 	start := time.Now()
 	var devWG sync.WaitGroup
 	for i, d := range devs {
@@ -294,6 +303,9 @@ func runLoad(ctx context.Context, cfg loadConfig) (*loadResult, error) {
 	<-runCtx.Done()
 	after := scrape()
 	res.Elapsed = time.Since(start)
+	res.HACPU, res.GenCPU = procCPU(ha.Pid())-haCPU0, selfCPU()-genCPU0
+	res.RcvbufDropsHA = udpRcvbufErrors(ctx, lab.HA) - haDrops0
+	res.RcvbufDropsCN = udpRcvbufErrors(ctx, lab.CN) - cnDrops0
 	devWG.Wait()
 	ownWG.Wait()
 
@@ -413,6 +425,64 @@ func procStatus(pid int) (rss int64, threads int) {
 		}
 	}
 	return rss, threads
+}
+
+// procCPU reads the user and system CPU time a process used so far from
+// /proc (in clock ticks of 10 ms, the Linux USER_HZ).
+func procCPU(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may hold spaces: fields count
+	// from its closing parenthesis.
+	i := strings.LastIndexByte(string(data), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// udpRcvbufErrors reads the UDP RcvbufErrors counter of node n's
+// namespace (/proc/net/snmp is per namespace).
+func udpRcvbufErrors(ctx context.Context, n *netlab.Node) uint64 {
+	out, err := n.Run(ctx, "cat", "/proc/net/snmp")
+	if err != nil {
+		return 0
+	}
+	var names []string
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "Udp:" {
+			continue
+		}
+		if names == nil {
+			names = f
+			continue
+		}
+		for i, name := range names {
+			if name == "RcvbufErrors" && i < len(f) {
+				v, _ := strconv.ParseUint(f[i], 10, 64)
+				return v
+			}
+		}
+	}
+	return 0
+}
+
+// selfCPU is the CPU time this process used so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // loadDevice is one played device. Its fields are owned by its
