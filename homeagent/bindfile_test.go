@@ -2,6 +2,7 @@ package homeagent
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -137,4 +138,36 @@ func FuzzDecodeBindings(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestKeepDelay: small files are written every keepDelay, large ones no
+// faster than keepBytesPerSecond allows.
+func TestKeepDelay(t *testing.T) {
+	for _, tc := range []struct {
+		size int
+		want time.Duration
+	}{
+		{0, keepDelay},
+		{100 * 1000, keepDelay},
+		{keepBytesPerSecond, time.Second},
+		{4 * keepBytesPerSecond, 4 * time.Second},
+	} {
+		if got := keepDelayFor(tc.size); got != tc.want {
+			t.Errorf("keepDelayFor(%d) = %v, want %v", tc.size, got, tc.want)
+		}
+	}
+	// About 100 bytes a binding: 40,000 of them are written once a second.
+	var ks []keptBinding
+	for i := range 1000 {
+		k := sampleKept()
+		k.b.Device = fmt.Sprintf("dev-%05d-abcdefgh", i)
+		ks = append(ks, k)
+	}
+	per := len(encodeBindings(ks)) / len(ks)
+	if per < 60 || per > 160 {
+		t.Errorf("%d bytes a binding, the doc says about 100", per)
+	}
+	if d := keepDelayFor(40000 * per); d < 500*time.Millisecond || d > 2*time.Second {
+		t.Errorf("40,000 bindings are written every %v, want about a second", d)
+	}
 }

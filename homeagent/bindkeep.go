@@ -13,10 +13,22 @@ import (
 )
 
 // keepDelay is how long the bindings keeper gathers changes before it
-// writes them: at most one write (and one fsync) per keepDelay, however
-// many binding updates arrive, and a kill -9 loses at most the changes of
-// the last keepDelay plus one write.
+// writes them while the file is small: at most one write (and one fsync)
+// per keepDelay, however many binding updates arrive, and a kill -9 loses
+// at most the changes of the last keepDelay plus one write.
 const keepDelay = 100 * time.Millisecond
+
+// keepBytesPerSecond bounds the keeper's write rate: a large file (about
+// 100 bytes a binding) is written less often than every keepDelay, so
+// that keeping 40,000 bindings costs one 4 MB write a second at most, not
+// ten.
+const keepBytesPerSecond = 4 << 20
+
+// keepDelayFor is how long the keeper gathers changes before writing a
+// file of size bytes again.
+func keepDelayFor(size int) time.Duration {
+	return max(keepDelay, time.Duration(int64(size)*int64(time.Second)/keepBytesPerSecond))
+}
 
 // bindingKeeper writes the binding cache behind to BindingsFile, so that a
 // restarted home agent knows where its devices are before they send
@@ -24,7 +36,7 @@ const keepDelay = 100 * time.Millisecond
 //
 // The hot path only marks a device dirty (mark: one map write under mu);
 // the keeper's goroutine, owned by Run, wakes at the first mark, waits
-// keepDelay for more, reads each dirty device's binding under its device
+// keepDelay for more (longer for a large file: keepDelayFor), reads each dirty device's binding under its device
 // lock and replaces the whole file atomically (writeFileAtomic): one
 // fsync per batch, never one per update, and a crash leaves the previous
 // file or the new one, whole. The cost of a write grows with the number of
@@ -51,6 +63,8 @@ type bindingKeeper struct {
 	unwritten bool
 	// keptCount is how many bindings the last write saved (metrics).
 	keptCount atomic.Int64
+	// size is the length of the last file written, owned like kept.
+	size int
 }
 
 func newBindingKeeper(dataDir string, log *slog.Logger) *bindingKeeper {
@@ -87,7 +101,7 @@ func (k *bindingKeeper) run(ctx context.Context, s *Server) {
 			return
 		case <-k.wake:
 		}
-		t.Reset(keepDelay)
+		t.Reset(keepDelayFor(k.size))
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -130,7 +144,9 @@ func (k *bindingKeeper) flush(s *Server) error {
 	for _, kb := range k.kept {
 		ks = append(ks, kb)
 	}
-	if err := writeFileAtomic(k.path, encodeBindings(ks)); err != nil {
+	data := encodeBindings(ks)
+	k.size = len(data)
+	if err := writeFileAtomic(k.path, data); err != nil {
 		k.unwritten = true
 		return err
 	}

@@ -101,7 +101,8 @@
 // kill -9 — does not leave idle devices unreachable until their next
 // heartbeat. Every change of a binding (an accepted update, a move,
 // expiry, removal, a new path MTU) marks the device; a goroutine owned by
-// Run gathers the marks for 100 ms and replaces the file atomically
+// Run gathers the marks for 100 ms (longer once the file is large: at
+// most 4 MB are written a second) and replaces the file atomically
 // (temporary file, fsync, rename, directory fsync): one write per batch,
 // never one per update, and a crash leaves the old file or the new one.
 // Run writes once more at shutdown. At start, before the control
