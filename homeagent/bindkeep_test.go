@@ -52,19 +52,25 @@ func TestBindingsSurviveCrash(t *testing.T) {
 	crashed := waitKept(t, dir, eack.DeviceID, 7)
 	h.stop()
 	// What a kill -9 would have left: the file as written behind, not
-	// the one the clean shutdown wrote.
-	if err := os.WriteFile(filepath.Join(dir, BindingsFile), crashed, 0o600); err != nil {
+	// the one the clean shutdown wrote; with a path MTU limit the device
+	// had announced (loopback has none to find).
+	ks, err := decodeBindings(crashed)
+	if err != nil || len(ks) != 1 {
+		t.Fatalf("kept %d bindings (%v), want 1", len(ks), err)
+	}
+	ks[0].mtu = pathMTU{Limit: 1300, State: mtuDevice}
+	if err := os.WriteFile(filepath.Join(dir, BindingsFile), encodeBindings(ks), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
 	clock.Advance(10 * time.Second)
 	h2 := startHA(t, dir, labConfig(""), clock)
 	p := mustPeer(t, h2.dp, dev)
-	if p.Endpoint != c.local {
-		t.Fatalf("restored peer's endpoint %v, want the care-of address %v", p.Endpoint, c.local)
+	if p.Endpoint != c.local || p.MTU != 1300 {
+		t.Fatalf("restored peer's endpoint %v, MTU %d; want the care-of address %v, MTU 1300", p.Endpoint, p.MTU, c.local)
 	}
 	bs, err := h2.admin.Bindings()
-	if err != nil || len(bs) != 1 || bs[0].Primary != c.local {
+	if err != nil || len(bs) != 1 || bs[0].Primary != c.local || bs[0].Sequence != 7 || bs[0].PathMTU != 1300 || bs[0].PathMTUState != mtuDevice {
 		t.Fatalf("bindings after the restart %+v %v", bs, err)
 	}
 
