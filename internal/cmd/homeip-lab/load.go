@@ -106,6 +106,7 @@ func writeLoadTable(w io.Writer, r *loadResult) {
 	}
 	fmt.Fprintf(w, "%-38s p50 %s  p99 %s  (n=%d)\n", "admin: ha device list (wall time)", ms(percentile(r.DevicesList, 50)), ms(percentile(r.DevicesList, 99)), len(r.DevicesList))
 	fmt.Fprintf(w, "%-38s p50 %s  p99 %s  (n=%d)\n", "admin: ha binding list (wall time)", ms(percentile(r.BindingsList, 50)), ms(percentile(r.BindingsList, 99)), len(r.BindingsList))
+	fmt.Fprintf(w, "%-38s p50 %s  p99 %s  (n=%d)\n", "  of which starting a process (ha alone)", ms(percentile(r.ProcessStart, 50)), ms(percentile(r.ProcessStart, 99)), len(r.ProcessStart))
 	fmt.Fprintf(w, "%-38s %.1f MiB idle → %.1f MiB loaded: %s KiB per connected device\n", "ha RSS (/proc)",
 		float64(r.RSSBase)/(1<<20), float64(r.RSSLoaded)/(1<<20), perDev(float64(r.RSSLoaded)/1024, float64(r.RSSBase)/1024))
 	fmt.Fprintf(w, "%-38s %.0f idle → %.0f loaded (%.0f control connections): %s per connected device; threads %d → %d\n", "ha goroutines (metrics)",

@@ -88,12 +88,15 @@ type loadResult struct {
 	BULatency []time.Duration
 	// MoveLatency: from the new connection's dial to the ack of the
 	// update on it.
-	MoveLatency                       []time.Duration
-	Moves, Heartbeats, Expiries       uint64
-	Revoked, RevokeSeen, Reconnects   uint64
-	Errors                            uint64
-	FirstError                        string
-	DevicesList, BindingsList         []time.Duration
+	MoveLatency                     []time.Duration
+	Moves, Heartbeats, Expiries     uint64
+	Revoked, RevokeSeen, Reconnects uint64
+	Errors                          uint64
+	FirstError                      string
+	DevicesList, BindingsList       []time.Duration
+	// ProcessStart: wall time of the ha program started with no
+	// arguments, sampled with the admin commands.
+	ProcessStart                      []time.Duration
 	RSSBase, RSSLoaded                int64 // bytes
 	GoroutinesBase, GoroutinesLoaded  float64
 	ThreadsBase, ThreadsLoaded        int
@@ -266,7 +269,7 @@ func runLoad(ctx context.Context, cfg loadConfig) (*loadResult, error) {
 	// The admin sampler runs `ha device list` and `ha binding list` over
 	// the admin socket every 100 ms, as an operator would: the figure is
 	// the command's wall time, its own start included.
-	var devLat, bindLat []time.Duration
+	var devLat, bindLat, startLat []time.Duration
 	go func() {
 		defer ownWG.Done()
 		t := time.NewTicker(100 * time.Millisecond)
@@ -276,6 +279,13 @@ func runLoad(ctx context.Context, cfg loadConfig) (*loadResult, error) {
 			case <-runCtx.Done():
 				return
 			case <-t.C:
+			}
+			// The same program started with no arguments (it prints its
+			// usage and exits): what the wall times owe to starting a
+			// process on the busy machine rather than to the home agent.
+			t0 := time.Now()
+			if exec.CommandContext(ctx, cfg.HA).Run() != nil {
+				startLat = append(startLat, time.Since(t0))
 			}
 			for _, what := range []string{"device", "binding"} {
 				t0 := time.Now()
@@ -316,7 +326,7 @@ func runLoad(ctx context.Context, cfg loadConfig) (*loadResult, error) {
 	res.Moves, res.Heartbeats, res.Expiries = r.moves.Load(), r.heartbeats.Load(), r.expiries.Load()
 	res.Revoked, res.RevokeSeen, res.Reconnects = revoked.Load(), r.revokeSeen.Load(), r.reconnects.Load()
 	res.Errors, res.FirstError = r.errs.Load(), r.firstErr
-	res.DevicesList, res.BindingsList = devLat, bindLat
+	res.DevicesList, res.BindingsList, res.ProcessStart = devLat, bindLat, startLat
 	r.refused.Range(func(k, v any) bool {
 		res.Refused[k.(string)] = v.(*atomic.Uint64).Load()
 		return true
