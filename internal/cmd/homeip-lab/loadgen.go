@@ -284,7 +284,8 @@ func runLoad(ctx context.Context, cfg loadConfig) (*loadResult, error) {
 			// usage and exits): what the wall times owe to starting a
 			// process on the busy machine rather than to the home agent.
 			t0 := time.Now()
-			if exec.CommandContext(ctx, cfg.HA).Run() != nil {
+			var exitErr *exec.ExitError
+			if err := exec.CommandContext(ctx, cfg.HA).Run(); err == nil || errors.As(err, &exitErr) {
 				startLat = append(startLat, time.Since(t0))
 			}
 			for _, what := range []string{"device", "binding"} {
