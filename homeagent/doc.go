@@ -149,8 +149,8 @@
 //
 // Server is safe for concurrent use. Every goroutine it starts (accept loop,
 // one per control connection, the sweeper that expires bindings and
-// pending registrations, the metrics server) is owned by Run and has ended
-// when Run returns.
+// pending registrations, the bindings keeper, the metrics server) is owned
+// by Run and has ended when Run returns.
 //
 // Each device's soft state (registration, live peer, binding times) is one
 // record with its own lock, the device lock; everything that changes a
