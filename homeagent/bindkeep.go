@@ -182,9 +182,19 @@ func (s *Server) keptBindingOf(id string) (keptBinding, bool) {
 // device. A binding that has expired since, or whose device is gone,
 // revoked or enrolled again with other keys, is dropped. A file that
 // cannot be read is logged, moved aside and ignored; nothing is
-// restored from it. Run calls it before the keeper's goroutine starts.
+// restored from it. Temporary files of writes a crash cut short are
+// removed. Run calls it before the keeper's goroutine starts.
 func (s *Server) restoreBindings() {
 	k := s.keeper
+	// A write cut short by a crash leaves its temporary file behind (the
+	// file itself is whole: the rename never happened).
+	if left, err := filepath.Glob(k.path + ".tmp*"); err == nil {
+		for _, f := range left {
+			if err := os.Remove(f); err != nil {
+				s.log.Warn("removing an unfinished bindings file failed", "file", f, "err", err)
+			}
+		}
+	}
 	data, err := os.ReadFile(k.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return

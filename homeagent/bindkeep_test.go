@@ -51,6 +51,11 @@ func TestBindingsSurviveCrash(t *testing.T) {
 	}
 	crashed := waitKept(t, dir, eack.DeviceID, 7)
 	h.stop()
+	// A write that a crash cut short: its temporary file, half written.
+	unfinished := filepath.Join(dir, BindingsFile+".tmp123456")
+	if err := os.WriteFile(unfinished, crashed[:len(crashed)/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
 	// What a kill -9 would have left: the file as written behind, not
 	// the one the clean shutdown wrote; with a path MTU limit the device
 	// had announced (loopback has none to find).
@@ -74,6 +79,9 @@ func TestBindingsSurviveCrash(t *testing.T) {
 		t.Fatalf("bindings after the restart %+v %v", bs, err)
 	}
 
+	if _, err := os.Stat(unfinished); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the unfinished write's temporary file is still there: %v", err)
+	}
 	c2 := h2.dial(dev)
 	if r := c2.register(dev); r.Status != binding.StatusAccepted {
 		t.Fatalf("register after the restart %+v", r)
