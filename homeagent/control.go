@@ -563,6 +563,7 @@ func (s *Server) bindingUpdate(ss *session, bu *binding.BindingUpdate) binding.M
 		s.log.Info("binding update refused", "device", ss.device, "status", ack.Status.String(), "seq", bu.Sequence, "care_of", observed)
 		return ack
 	}
+	s.keeper.mark(ss.device) // its sequence and lifetime, at least
 	after, ok := s.cache.Lookup(ss.device)
 	if ok && hadBinding && after.Primary != before.Primary {
 		s.m.handover.Observe(time.Since(start).Seconds())

@@ -425,8 +425,12 @@ func TestRestartKeepsVIPs(t *testing.T) {
 	if again.Status != binding.StatusAccepted || again.VIP4 != first.VIP4 || again.VIP6 != first.VIP6 {
 		t.Fatalf("after restart %+v, before %+v", again, first)
 	}
-	// The device's sequence numbers start over in the new cache.
-	if a := c2.bind(1); a.Status != binding.StatusAccepted {
+	// The binding was kept: its sequence number survives the restart,
+	// so the old update is stale and the next one is accepted.
+	if a := c2.bind(1); a.Status != binding.StatusStaleSequence || a.Sequence != 1 {
+		t.Fatalf("replayed update after the restart: ack %+v, want stale at 1", a)
+	}
+	if a := c2.bind(2); a.Status != binding.StatusAccepted {
 		t.Fatalf("ack %+v", a)
 	}
 }

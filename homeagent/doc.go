@@ -94,6 +94,29 @@
 // plain WireGuard way; the set of such devices is kept in the data
 // directory (StaticDevicesFile).
 //
+// # Bindings across restarts
+//
+// Bindings are soft state, but the home agent keeps the last known ones
+// in the data directory (BindingsFile), so that a restart — SIGTERM or
+// kill -9 — does not leave idle devices unreachable until their next
+// heartbeat. Every change of a binding (an accepted update, a move,
+// expiry, removal, a new path MTU) marks the device; a goroutine owned by
+// Run gathers the marks for 100 ms (longer once the file is large: at
+// most 4 MB are written a second) and replaces the file atomically
+// (temporary file, fsync, rename, directory fsync): one write per batch,
+// never one per update, and a crash leaves the old file or the new one.
+// Run writes once more at shutdown. At start, before the control
+// listener opens, each kept binding whose device still exists with the
+// same WireGuard key, is not revoked and has not expired goes back into
+// the cache with its sequence number and remaining lifetime
+// (binding.Cache.Restore), and its peer is re-created at the primary
+// care-of address with the path MTU limit it had. A damaged file, or one
+// of a newer format, is refused as a whole (ErrBindingsCorrupt,
+// ErrBindingsVersion), logged, moved aside and ignored. Updates accepted
+// in the last batch before a kill -9 may be lost: the sequence number
+// then comes back slightly behind, and only an update replayed from that
+// window would be taken as new.
+//
 // # Revocation, drain, shutdown
 //
 // Revocation marks the device in the store, removes its binding and peer at
@@ -126,8 +149,8 @@
 //
 // Server is safe for concurrent use. Every goroutine it starts (accept loop,
 // one per control connection, the sweeper that expires bindings and
-// pending registrations, the metrics server) is owned by Run and has ended
-// when Run returns.
+// pending registrations, the bindings keeper, the metrics server) is owned
+// by Run and has ended when Run returns.
 //
 // Each device's soft state (registration, live peer, binding times) is one
 // record with its own lock, the device lock; everything that changes a

@@ -3,6 +3,7 @@ package homeagent
 import (
 	"log"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -39,6 +40,12 @@ func newServerMetrics(s *Server) *serverMetrics {
 	})
 	r.NewGaugeFunc("homeip_ha_control_connections", "Open control connections.", nil, func() []metrics.Sample {
 		return []metrics.Sample{{Value: float64(m.conns.Load())}}
+	})
+	r.NewGaugeFunc("homeip_ha_goroutines", "Goroutines of the home agent's process.", nil, func() []metrics.Sample {
+		return []metrics.Sample{{Value: float64(runtime.NumGoroutine())}}
+	})
+	r.NewGaugeFunc("homeip_ha_bindings_kept", "Bindings in the file written behind for restarts (as of the last write).", nil, func() []metrics.Sample {
+		return []metrics.Sample{{Value: float64(s.keeper.keptCount.Load())}}
 	})
 	r.NewGaugeFunc("homeip_ha_pool_utilisation_ratio", "Share of a pool prefix's addresses that are leased, reserved or quarantined.", []string{"prefix"}, func() []metrics.Sample {
 		var out []metrics.Sample

@@ -149,6 +149,9 @@ func (s *Server) applyDownlinkMTULocked(ds *devState, d devInfo, payload int, do
 	case m.State == mtuDevice && newPath:
 		s.log.Debug("path MTU toward device as it announced", "device", d.name, "limit", m.Limit)
 	}
+	if m != prev {
+		s.keeper.mark(d.id)
+	}
 	ds.mtu = m
 }
 

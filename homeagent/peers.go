@@ -77,6 +77,7 @@ func (s *Server) applyEventLocked(ds *devState, ev binding.Event) {
 	if !ok {
 		return
 	}
+	s.keeper.mark(ev.Device)
 	switch ev.Kind {
 	case binding.EventAdded:
 		s.clearPendingLocked(ds)

@@ -75,6 +75,8 @@ type Server struct {
 	opts       Options
 
 	static *staticSet
+	// keeper writes the bindings behind to the data directory.
+	keeper *bindingKeeper
 
 	// livePeerCount is how many devices have a live peer (devState.peer
 	// set).
@@ -152,6 +154,7 @@ func New(opts Options) (*Server, error) {
 		Now:         now,
 		Logger:      base,
 	})
+	s.keeper = newBindingKeeper(cfg.DataDir, log)
 	s.limit = binding.NewLimiter(float64(cfg.UpdateRate), 2*cfg.UpdateRate)
 	s.srcLim = newSourceLimiter()
 	s.refusedLog = newLogLimiter(log, now)
@@ -186,10 +189,29 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 
+	s.restoreBindings()
+	keepCtx, stopKeeper := context.WithCancel(context.Background())
+	keeperDone := make(chan struct{})
+	go func() {
+		defer close(keeperDone)
+		s.keeper.run(keepCtx, s)
+	}()
+	// stopKeeper ends the keeper's goroutine; Run then writes what is
+	// left itself.
+	finalKeep := func() {
+		stopKeeper()
+		<-keeperDone
+		if err := s.keeper.flush(s); err != nil {
+			s.log.Error("writing the bindings at shutdown failed", "err", err)
+		}
+	}
+
 	tr := &quic.Transport{Conn: s.pc, ConnContext: withConnPaths}
 	ln, err := tr.Listen(binding.ServerTLSConfig(s.id.Cert), s.quicConfig())
 	if err != nil {
 		tr.Close()
+		finalKeep()
+		s.removeAllPeers()
 		return fmt.Errorf("homeagent: QUIC listener: %w", err)
 	}
 	var wg sync.WaitGroup
@@ -209,6 +231,7 @@ func (s *Server) Run(ctx context.Context) error {
 		case <-time.After(s.cfg.ShutdownTimeout):
 			s.log.Warn("shutdown timeout: connections still closing", "timeout", s.cfg.ShutdownTimeout)
 		}
+		finalKeep()
 		s.removeAllPeers()
 	}
 
