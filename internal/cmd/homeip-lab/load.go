@@ -16,8 +16,6 @@ var loadCmd = command{
 	run:     runLoadCmd,
 }
 
-func init() { commands["load"] = loadCmd }
-
 func runLoadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -41,6 +41,7 @@ var commands = map[string]command{
 
 	"bench-handover":   benchHandoverCmd,
 	"bench-throughput": benchThroughputCmd,
+	"load":             loadCmd,
 }
 
 // Exit codes.
