@@ -33,7 +33,8 @@ type Peer struct {
 	// AllowedIPs are the source addresses accepted from the peer and the
 	// destinations routed to it; on the home agent exactly the device's
 	// VIPs (/32 and /128). Each must be a valid prefix; SetPeer replaces
-	// the peer's set exactly (an empty slice leaves it with none).
+	// the peer's set exactly (an empty slice leaves it with none). Peers
+	// lists each prefix once, masked.
 	AllowedIPs []netip.Prefix
 	// Endpoint is where the peer's packets go; the zero value means none
 	// yet (the peer roams to wherever its first authenticated packet came
@@ -144,7 +145,8 @@ type DataPlane interface {
 	// MTU]. SetPeer keeps the value; a removed peer forgets it.
 	SetPeerMTU(pub Key, mtu int) error
 	// Peers returns every configured peer with its live state, in no
-	// particular order.
+	// particular order. An endpoint given with an IPv4-mapped IPv6
+	// address is listed with the IPv4 address.
 	Peers() ([]PeerStatus, error)
 	// Rebind re-opens the local UDP socket(s) on the same port after a
 	// local link change and forgets every cached source address, so the

@@ -83,7 +83,7 @@ func New(cfg Config) (*Device, error) {
 		if d.name, err = t.Name(); err != nil {
 			return nil, fmt.Errorf("tunnel: TUN name: %w", err)
 		}
-		if err := configureLink(cfg.Netlink, d.name, cfg.MTU, cfg.Addresses, cfg.Routes); err != nil {
+		if err := configureLink(cfg.Netlink, d.name, LinkConfig{MTU: cfg.MTU, Addresses: cfg.Addresses, Routes: cfg.Routes}); err != nil {
 			return nil, err
 		}
 	}

@@ -168,6 +168,21 @@ func TestDevicePairLab(t *testing.T) {
 		if st.LastHandshake.IsZero() || st.RxBytes == 0 || st.TxBytes == 0 {
 			t.Fatalf("device's view of the home agent: %+v", st)
 		}
+		// SetPeer keeps the handshake state (the one rule of the
+		// DataPlane contract tunneltest.Run cannot check on a Device).
+		if err := p.b.SetPeer(Peer{PublicKey: p.kA.PublicKey(), AllowedIPs: st.AllowedIPs}); err != nil {
+			t.Fatal(err)
+		}
+		after := peerOf(t, p.b, p.kA.PublicKey())
+		if !after.LastHandshake.Equal(st.LastHandshake) || after.RxBytes < st.RxBytes || after.TxBytes < st.TxBytes || after.Endpoint != st.Endpoint {
+			t.Fatalf("SetPeer lost the peer's state: %+v, was %+v", after, st)
+		}
+		if err := probe(t, p.nsB, vipA, 3); err != nil {
+			t.Fatalf("after SetPeer: %v", err)
+		}
+		if again := peerOf(t, p.b, p.kA.PublicKey()); !again.LastHandshake.Equal(st.LastHandshake) {
+			t.Fatalf("traffic after SetPeer needed a new handshake: %v, was %v", again.LastHandshake, st.LastHandshake)
+		}
 	})
 
 	t.Run("replies leave from the address the peer sent to", func(t *testing.T) {
@@ -333,12 +348,7 @@ func TestDevicePairLab(t *testing.T) {
 			}
 			c.Close()
 		})
-		if err := p.a.SetPeer(Peer{PublicKey: p.kB.PublicKey()}); !errors.Is(err, net.ErrClosed) {
-			t.Fatalf("SetPeer after Close: %v", err)
-		}
-		if _, err := p.a.Peers(); !errors.Is(err, net.ErrClosed) {
-			t.Fatalf("Peers after Close: %v", err)
-		}
+		// The DataPlane methods after Close are TestDeviceConformanceLab's.
 		if _, _, err := p.a.ControlConn().ReadFrom(make([]byte, 10)); !errors.Is(err, net.ErrClosed) {
 			t.Fatalf("ControlConn read after Close: %v", err)
 		}

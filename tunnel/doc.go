@@ -7,14 +7,18 @@
 // DataPlane is what the home agent and the mobile node drive: SetPeer,
 // RemovePeer, SetEndpoint, SetPeerMTU, Peers, Rebind, Close. *Device is the real
 // implementation (Linux and Android); tunneltest.DataPlane is an in-memory
-// fake with the same semantics for tests without root.
+// fake with the same semantics for tests without root. tunneltest.Run is
+// the contract as a conformance suite; both pass it.
 //
 // # Device
 //
 // New creates the interface with wireguard-go's own Linux TUN
 // (tun.CreateTUN, or tun.CreateUnmonitoredTUNFromFD for a descriptor handed
 // in by a mobile OS), so the TUN keeps its virtio-net-header offloads
-// (TSO/GRO). Addresses, MTU and routes are set through a *netlink.Handle.
+// (TSO/GRO). Addresses, MTU and routes are set through a *netlink.Handle
+// by ConfigureLink, which the mobile node's netmon.Host also uses for the
+// VIPs and routes it is handed: one configurator of a tunnel interface,
+// whose routes carry protocol RouteProtocol (`ip route show proto 0x68`).
 // A UAPI socket at /var/run/wireguard/<iface>.sock lets `wg show <iface>`
 // and wgctrl read the live state; Close removes it, the interface and the
 // socket, and waits for every goroutine.

@@ -3,7 +3,6 @@ package tunnel
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 )
 
 // errNoLinkConfig is returned when New is asked to create a TUN on
@@ -12,6 +11,6 @@ import (
 var errNoLinkConfig = errors.New("tunnel: on Android the TUN comes from VpnService.Builder (Config.TUNFD); creating and configuring one is not supported")
 
 // configureLink fails on Android; see errNoLinkConfig.
-func configureLink(_ *NetlinkHandle, name string, _ int, _, _ []netip.Prefix) error {
+func configureLink(_ *NetlinkHandle, name string, _ LinkConfig) error {
 	return fmt.Errorf("tunnel: configuring %s: %w", name, errNoLinkConfig)
 }

@@ -20,4 +20,9 @@
 // HostConfig.WriteResolvConf the Host replaces /etc/resolv.conf (a symlink
 // is replaced by a file) with the announced servers and restores the
 // original on Close.
+//
+// The tunnel interface itself is configured by tunnel.ConfigureLink, the
+// same configurator the data plane uses when it creates the interface.
+// On Android, where VpnService configures the interface and netlink is
+// out of bounds, the package is empty.
 package netmon

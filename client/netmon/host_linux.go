@@ -1,3 +1,5 @@
+//go:build !android
+
 package netmon
 
 import (
@@ -16,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/homeip/homeip/client"
+	"github.com/homeip/homeip/tunnel"
 )
 
 // HostConfig configures a Host.
@@ -44,15 +47,14 @@ type Host struct {
 	log  *slog.Logger
 
 	mu       sync.Mutex
-	addrs    []netip.Prefix  // set on the tunnel interface
-	routes   []netip.Prefix  // routed into the tunnel interface
 	haRoutes []netlink.Route // home agent host routes
 	resolv   *resolvBackup
 	closed   bool
 }
 
-// RouteProtocol marks the routes a Host installs ("hi" for homeip).
-const RouteProtocol = netlink.RouteProtocol(0x68)
+// RouteProtocol marks the routes a Host installs ("hi" for homeip): the
+// one tunnel.ConfigureLink gives the routes into the tunnel.
+const RouteProtocol = tunnel.RouteProtocol
 
 type resolvBackup struct {
 	link    string // symlink target, if the file was a symlink
@@ -91,50 +93,10 @@ func (h *Host) ConfigureTunnel(tc client.TunnelConfig) error {
 	if h.closed {
 		return fmt.Errorf("netmon: host: %w", net.ErrClosed)
 	}
-	link, err := h.h.LinkByName(h.cfg.Interface)
-	if err != nil {
-		return fmt.Errorf("netmon: tunnel interface %s: %w", h.cfg.Interface, err)
+	lc := tunnel.LinkConfig{MTU: tc.MTU, Addresses: tc.Addresses, Routes: tc.Routes}
+	if err := tunnel.ConfigureLink(h.h, h.cfg.Interface, lc); err != nil {
+		return fmt.Errorf("netmon: configuring the tunnel: %w", err)
 	}
-	if tc.MTU > 0 && link.Attrs().MTU != tc.MTU {
-		if err := h.h.LinkSetMTU(link, tc.MTU); err != nil {
-			return fmt.Errorf("netmon: setting MTU %d on %s: %w", tc.MTU, h.cfg.Interface, err)
-		}
-	}
-	if err := h.h.LinkSetUp(link); err != nil {
-		return fmt.Errorf("netmon: bringing %s up: %w", h.cfg.Interface, err)
-	}
-	for _, p := range tc.Addresses {
-		a := &netlink.Addr{IPNet: ipNet(p)}
-		if p.Addr().Is6() {
-			a.Flags = unix.IFA_F_NODAD // usable at once; the VIP is ours alone
-		}
-		if err := h.h.AddrReplace(link, a); err != nil {
-			return fmt.Errorf("netmon: adding %v to %s: %w", p, h.cfg.Interface, err)
-		}
-	}
-	for _, p := range h.addrs {
-		if !slices.Contains(tc.Addresses, p) {
-			if err := h.h.AddrDel(link, &netlink.Addr{IPNet: ipNet(p)}); err != nil && !gone(err) {
-				h.log.Warn("removing old tunnel address", "addr", p, "err", err)
-			}
-		}
-	}
-	h.addrs = slices.Clone(tc.Addresses)
-	for _, p := range tc.Routes {
-		r := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: ipNet(p), Scope: netlink.SCOPE_LINK, Protocol: RouteProtocol}
-		if err := h.h.RouteReplace(r); err != nil {
-			return fmt.Errorf("netmon: routing %v into %s: %w", p, h.cfg.Interface, err)
-		}
-	}
-	for _, p := range h.routes {
-		if !slices.Contains(tc.Routes, p) {
-			r := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: ipNet(p), Scope: netlink.SCOPE_LINK, Protocol: RouteProtocol}
-			if err := h.h.RouteDel(r); err != nil && !gone(err) {
-				h.log.Warn("removing old tunnel route", "route", p, "err", err)
-			}
-		}
-	}
-	h.routes = slices.Clone(tc.Routes)
 	if h.cfg.WriteResolvConf && len(tc.DNS) > 0 {
 		if err := h.writeResolvLocked(tc.DNS, tc.SearchDomain); err != nil {
 			return err
@@ -193,9 +155,9 @@ func (h *Host) RouteHomeAgent(addrs []netip.Addr, l client.Link) error {
 	return errors.Join(errs...)
 }
 
-// Close implements client.Host: it removes the routes and addresses it
-// set (those on the tunnel interface are gone already if the interface
-// is) and restores resolv.conf. Idempotent.
+// Close implements client.Host: it removes the home agent routes, the
+// tunnel interface's addresses and RouteProtocol routes (gone already if
+// the interface is) and restores resolv.conf. Idempotent.
 func (h *Host) Close() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -210,17 +172,11 @@ func (h *Host) Close() error {
 		}
 	}
 	h.haRoutes = nil
-	if link, err := h.h.LinkByName(h.cfg.Interface); err == nil {
-		for _, p := range h.routes {
-			r := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: ipNet(p), Scope: netlink.SCOPE_LINK, Protocol: RouteProtocol}
-			if err := h.h.RouteDel(r); err != nil && !gone(err) {
-				errs = append(errs, fmt.Errorf("netmon: removing tunnel route %v: %w", p, err))
-			}
-		}
-		for _, p := range h.addrs {
-			if err := h.h.AddrDel(link, &netlink.Addr{IPNet: ipNet(p)}); err != nil && !gone(err) {
-				errs = append(errs, fmt.Errorf("netmon: removing tunnel address %v: %w", p, err))
-			}
+	if _, err := h.h.LinkByName(h.cfg.Interface); err == nil {
+		// The interface is the data plane's: leaving it with no addresses
+		// and no routes of ours undoes what ConfigureTunnel did.
+		if err := tunnel.ConfigureLink(h.h, h.cfg.Interface, tunnel.LinkConfig{}); err != nil {
+			errs = append(errs, fmt.Errorf("netmon: clearing the tunnel: %w", err))
 		}
 	}
 	if h.resolv != nil {

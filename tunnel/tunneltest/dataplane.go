@@ -106,13 +106,18 @@ func (d *DataPlane) SetPeer(p tunnel.Peer) error {
 	cur.PublicKey = p.PublicKey
 	cur.AllowedIPs = allowed
 	if p.Endpoint.IsValid() {
-		cur.Endpoint = p.Endpoint
+		cur.Endpoint = unmapped(p.Endpoint)
 	}
 	cur.PersistentKeepalive = p.PersistentKeepalive.Truncate(time.Second)
 	given := p
 	given.AllowedIPs = slices.Clone(p.AllowedIPs)
 	d.ops = append(d.ops, Op{Kind: OpSetPeer, Peer: given, Key: p.PublicKey})
 	return nil
+}
+
+// unmapped is ep as the Device lists it: an IPv4-mapped address as IPv4.
+func unmapped(ep netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ep.Addr().Unmap(), ep.Port())
 }
 
 // RemovePeer implements tunnel.DataPlane.
@@ -144,7 +149,7 @@ func (d *DataPlane) SetEndpoint(pub tunnel.Key, ep netip.AddrPort) error {
 	if !ok {
 		return fmt.Errorf("tunneltest: set endpoint of %s: %w", pub, tunnel.ErrUnknownPeer)
 	}
-	p.Endpoint = ep
+	p.Endpoint = unmapped(ep)
 	d.ops = append(d.ops, Op{Kind: OpSetEndpoint, Key: pub, Endpoint: ep})
 	return nil
 }

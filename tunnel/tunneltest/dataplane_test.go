@@ -2,108 +2,85 @@ package tunneltest
 
 import (
 	"errors"
-	"net"
 	"net/netip"
-	"sync"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/homeip/homeip/tunnel"
 )
 
-func key(t *testing.T) tunnel.Key {
-	t.Helper()
-	k, err := tunnel.GeneratePrivateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k.PublicKey()
+// TestConformance runs the DataPlane contract against the fake; tunnel's
+// TestDeviceConformanceLab runs the same against the Device.
+func TestConformance(t *testing.T) {
+	Run(t, func(t *testing.T) tunnel.DataPlane {
+		d := New()
+		t.Cleanup(func() { d.Close() })
+		return d
+	})
 }
 
-func TestFakeSemantics(t *testing.T) {
+// TestFakeRecordsOps checks what the fake adds to the contract: the
+// record of successful calls, Peer and Closed.
+func TestFakeRecordsOps(t *testing.T) {
 	d := New()
-	a, b := key(t), key(t)
-	vip := netip.MustParsePrefix("192.0.2.7/32")
-	ep := netip.MustParseAddrPort("198.51.100.1:51820")
-
-	if err := d.SetPeer(tunnel.Peer{PublicKey: a, AllowedIPs: []netip.Prefix{vip}, Endpoint: ep, PersistentKeepalive: 1500 * time.Millisecond}); err != nil {
+	a := newKey(t)
+	given := tunnel.Peer{PublicKey: a, AllowedIPs: []netip.Prefix{prefixA4}, PersistentKeepalive: 1500 * time.Millisecond}
+	if err := d.SetPeer(given); err != nil {
 		t.Fatal(err)
 	}
-	p, ok := d.Peer(a)
-	if !ok || p.Endpoint != ep || p.PersistentKeepalive != time.Second || len(p.AllowedIPs) != 1 {
-		t.Fatalf("peer %+v", p)
-	}
-	// Replacing with a zero endpoint keeps the endpoint; AllowedIPs are
-	// replaced exactly.
-	v6 := netip.MustParsePrefix("2001:db8::7/128")
-	if err := d.SetPeer(tunnel.Peer{PublicKey: a, AllowedIPs: []netip.Prefix{v6}}); err != nil {
+	if err := d.SetEndpoint(a, endpoint4); err != nil {
 		t.Fatal(err)
 	}
-	if p, _ := d.Peer(a); p.Endpoint != ep || len(p.AllowedIPs) != 1 || p.AllowedIPs[0] != v6 {
-		t.Fatalf("after replace %+v", p)
-	}
-	// An AllowedIP moves to the last peer that claims it.
-	if err := d.SetPeer(tunnel.Peer{PublicKey: b, AllowedIPs: []netip.Prefix{v6}}); err != nil {
+	if err := d.SetPeerMTU(a, 1280); err != nil {
 		t.Fatal(err)
 	}
-	if p, _ := d.Peer(a); len(p.AllowedIPs) != 0 {
-		t.Fatalf("a still has %v", p.AllowedIPs)
-	}
-	ep2 := netip.MustParseAddrPort("[2001:db8::1]:4500")
-	if err := d.SetEndpoint(a, ep2); err != nil {
-		t.Fatal(err)
-	}
-	if p, _ := d.Peer(a); p.Endpoint != ep2 {
-		t.Fatalf("endpoint %v", p.Endpoint)
-	}
-	if !d.SetStatus(a, time.Unix(100, 0), 1, 2) {
-		t.Fatal("SetStatus on a configured peer")
-	}
-	ps, err := d.Peers()
-	if err != nil || len(ps) != 2 {
-		t.Fatalf("Peers = %v, %v", ps, err)
+	if err := d.SetEndpoint(a, netip.AddrPort{}); err == nil {
+		t.Fatal("SetEndpoint with no endpoint succeeded")
 	}
 	if err := d.Rebind(); err != nil || d.Rebinds() != 1 {
 		t.Fatalf("Rebind: %v, %d", err, d.Rebinds())
+	}
+	if p, ok := d.Peer(a); !ok || p.Endpoint != endpoint4 || p.MTU != 1280 {
+		t.Fatalf("Peer(a) = %+v, %v", p, ok)
 	}
 	if err := d.RemovePeer(a); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := d.Peer(a); ok {
-		t.Fatal("removed peer still there")
+		t.Fatal("Peer finds a removed peer")
 	}
-	kinds := []OpKind{}
-	for _, op := range d.Ops() {
-		kinds = append(kinds, op.Kind)
+	if d.Closed() {
+		t.Fatal("Closed before Close")
 	}
-	want := []OpKind{OpSetPeer, OpSetPeer, OpSetPeer, OpSetEndpoint, OpRebind, OpRemovePeer}
-	if len(kinds) != len(want) {
-		t.Fatalf("ops %v, want %v", kinds, want)
+	if err := d.Close(); err != nil || !d.Closed() {
+		t.Fatalf("Close: %v, Closed %v", err, d.Closed())
 	}
-	for i := range want {
-		if kinds[i] != want[i] {
-			t.Fatalf("ops %v, want %v", kinds, want)
-		}
+	want := []Op{
+		{Kind: OpSetPeer, Peer: given, Key: a},
+		{Kind: OpSetEndpoint, Key: a, Endpoint: endpoint4},
+		{Kind: OpSetPeerMTU, Key: a, MTU: 1280},
+		{Kind: OpRebind},
+		{Kind: OpRemovePeer, Key: a},
+		{Kind: OpClose},
+	}
+	got := d.Ops()
+	if !slices.EqualFunc(got, want, func(x, y Op) bool {
+		return x.Kind == y.Kind && x.Key == y.Key && x.Endpoint == y.Endpoint && x.MTU == y.MTU &&
+			x.Peer.PublicKey == y.Peer.PublicKey && slices.Equal(x.Peer.AllowedIPs, y.Peer.AllowedIPs) &&
+			x.Peer.PersistentKeepalive == y.Peer.PersistentKeepalive
+	}) {
+		t.Fatalf("ops %+v\nwant %+v", got, want)
 	}
 }
 
-func TestFakeErrors(t *testing.T) {
+// TestFakeFail checks failure injection: the error is returned and
+// nothing changes or is recorded.
+func TestFakeFail(t *testing.T) {
 	d := New()
-	a := key(t)
-	if err := d.RemovePeer(a); !errors.Is(err, tunnel.ErrUnknownPeer) {
-		t.Fatalf("RemovePeer unknown: %v", err)
-	}
-	if err := d.SetEndpoint(a, netip.MustParseAddrPort("198.51.100.1:1")); !errors.Is(err, tunnel.ErrUnknownPeer) {
-		t.Fatalf("SetEndpoint unknown: %v", err)
-	}
-	if err := d.SetPeer(tunnel.Peer{}); !errors.Is(err, tunnel.ErrInvalidPeer) {
-		t.Fatalf("SetPeer zero: %v", err)
-	}
+	a := newKey(t)
 	if err := d.SetPeer(tunnel.Peer{PublicKey: a}); err != nil {
 		t.Fatal(err)
-	}
-	if err := d.SetEndpoint(a, netip.AddrPort{}); !errors.Is(err, tunnel.ErrInvalidPeer) {
-		t.Fatalf("SetEndpoint zero: %v", err)
 	}
 	injected := errors.New("injected")
 	d.Fail = func(op OpKind, _ tunnel.Key) error {
@@ -118,45 +95,18 @@ func TestFakeErrors(t *testing.T) {
 	if _, ok := d.Peer(a); !ok {
 		t.Fatal("failed RemovePeer changed state")
 	}
+	if n := len(d.Ops()); n != 1 {
+		t.Fatalf("%d ops recorded, want only the SetPeer", n)
+	}
 	d.Fail = nil
-	if err := d.Close(); err != nil {
+	if err := d.RemovePeer(a); err != nil {
 		t.Fatal(err)
-	}
-	if err := d.Close(); err != nil || !d.Closed() {
-		t.Fatalf("second Close: %v", err)
-	}
-	if err := d.SetPeer(tunnel.Peer{PublicKey: a}); !errors.Is(err, net.ErrClosed) {
-		t.Fatalf("SetPeer after Close: %v", err)
-	}
-	if _, err := d.Peers(); !errors.Is(err, net.ErrClosed) {
-		t.Fatalf("Peers after Close: %v", err)
-	}
-}
-
-func TestFakeConcurrent(t *testing.T) {
-	d := New()
-	var wg sync.WaitGroup
-	for i := 0; i < 8; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			k := key(t)
-			for j := 0; j < 50; j++ {
-				_ = d.SetPeer(tunnel.Peer{PublicKey: k})
-				_, _ = d.Peers()
-				_ = d.RemovePeer(k)
-			}
-		}()
-	}
-	wg.Wait()
-	if ps, _ := d.Peers(); len(ps) != 0 {
-		t.Fatalf("%d peers left", len(ps))
 	}
 }
 
 func TestFakeActivity(t *testing.T) {
 	d := New()
-	k := key(t)
+	k := newKey(t)
 	if err := d.SetPeer(tunnel.Peer{PublicKey: k}); err != nil {
 		t.Fatal(err)
 	}
@@ -180,41 +130,7 @@ func TestFakeActivity(t *testing.T) {
 	if pending() {
 		t.Error("signal without the counters moving")
 	}
-}
-
-// TestFakePeerMTU checks the SetPeerMTU contract as Device implements it
-// (tunnel's TestPathMTULab checks the Device): range, unknown peer, kept
-// by SetPeer, forgotten by RemovePeer, shown in Peers.
-func TestFakePeerMTU(t *testing.T) {
-	d := New()
-	a := key(t)
-	if err := d.SetPeerMTU(a, 1220); !errors.Is(err, tunnel.ErrUnknownPeer) {
-		t.Fatalf("unknown peer: %v", err)
-	}
-	if err := d.SetPeer(tunnel.Peer{PublicKey: a}); err != nil {
-		t.Fatal(err)
-	}
-	for _, bad := range []int{-1, tunnel.MinPeerMTU - 1, tunnel.DefaultMTU + 1} {
-		if err := d.SetPeerMTU(a, bad); !errors.Is(err, tunnel.ErrInvalidPeer) {
-			t.Fatalf("SetPeerMTU(%d): %v", bad, err)
-		}
-	}
-	if err := d.SetPeerMTU(a, 1220); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.SetPeer(tunnel.Peer{PublicKey: a}); err != nil {
-		t.Fatal(err)
-	}
-	if p, _ := d.Peer(a); p.MTU != 1220 {
-		t.Fatalf("SetPeer did not keep the MTU: %d", p.MTU)
-	}
-	if err := d.RemovePeer(a); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.SetPeer(tunnel.Peer{PublicKey: a}); err != nil {
-		t.Fatal(err)
-	}
-	if p, _ := d.Peer(a); p.MTU != 0 {
-		t.Fatalf("a removed peer kept its MTU: %d", p.MTU)
+	if d.SetStatus(newKey(t), time.Time{}, 1, 1) {
+		t.Error("SetStatus reports an unknown peer as configured")
 	}
 }
