@@ -69,9 +69,10 @@ bench:
 bench-etcd:
 	$(GO) test -run '^$$' -bench BenchmarkConcurrentAllocation -benchtime 10000x ./store/etcdstore
 
-# bench-handover: moves 1-3 with the node receive-only, homeip vs plain
-# WireGuard (stock wireguard-go, built here) vs no tunnel, in one run.
-# Quick run: make bench-handover BENCH_HANDOVER_FLAGS=-moves=5
+# bench-handover: moves 1-8 with the node receive-only under the field
+# profile, homeip vs plain WireGuard (stock wireguard-go, built here) vs no
+# tunnel, in one run. Quick run with a column group per profile:
+# make bench-handover BENCH_HANDOVER_FLAGS="-moves=5 -profiles=ideal,field"
 BENCH_HANDOVER_FLAGS ?=
 bench-handover: build
 	$(GO) build -o $(BIN)/wireguard-go golang.zx2c4.com/wireguard

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/homeip/homeip/internal/handoverbench"
+	"github.com/homeip/homeip/internal/netlab"
 )
 
 // resumeLimit bounds how long a stream may take to flow again after a
@@ -20,6 +21,18 @@ const (
 	resumeLimit = 100 * time.Second
 	idleLimit   = 90 * time.Second
 )
+
+// probeInterval is the default interval of handoverbench's streams, which
+// startFlows uses.
+const probeInterval = 5 * time.Millisecond
+
+// gapThreshold is the gap threshold of a stream with probeInterval on
+// network: the stream's default (3 intervals), widened by 4× the larger
+// jitter of the two links, as handoverbench.Config does, since jitter
+// (±J each way) spreads arrivals over 4J without anything being wrong.
+func gapThreshold(n netlab.Network) time.Duration {
+	return 3*probeInterval + 4*max(n.Wifi.Jitter, n.Cell.Jitter)
+}
 
 // flow is one probe stream of a run: IPv4 or IPv6, between cn and the
 // node's VIP of that family.
@@ -42,7 +55,7 @@ func startFlows(ctx context.Context, t *testing.T, h *handoverbench.HomeIP, node
 	}{{"IPv4", "tcp4", h.VIP4}, {"IPv6", "tcp6", h.VIP6}} {
 		s, err := handoverbench.StartStream(ctx, h.Lab, handoverbench.StreamSpec{
 			Network: f.network, Source: f.vip, NodeSends: nodeSends,
-			IdleTimeout: idleLimit,
+			Interval: probeInterval, IdleTimeout: idleLimit, GapThreshold: gapThreshold(h.Lab.Network()),
 		})
 		if err != nil {
 			t.Fatalf("%s stream between cn and VIP %v: %v", f.family, f.vip, err)

@@ -71,16 +71,45 @@ func needBinaries(t *testing.T) handoverbench.Binaries {
 	return bin
 }
 
-// deploy builds a lab and starts ha and an enrolled mnode in it; both are
-// removed when the test ends.
+// defaultProfile is the netlab profile the suite's labs have unless
+// HOMEIP_LAB_PROFILE names another: real access networks (MTUs below
+// 1500, NATs that forget idle UDP mappings after 30 s, delay, jitter and
+// loss on cellular). HOMEIP_LAB_PROFILE=ideal runs the suite on the
+// ideal lab.
+const defaultProfile = "field"
+
+// suiteProfile returns the name of the profile the suite runs on.
+func suiteProfile() string {
+	if name := os.Getenv(labtest.ProfileEnv); name != "" {
+		return name
+	}
+	return defaultProfile
+}
+
+// suiteNetwork returns the access networks of the suite's profile; an
+// unknown name fails the test.
+func suiteNetwork(t *testing.T) netlab.Network {
+	t.Helper()
+	n, err := netlab.Profile(suiteProfile())
+	if err != nil {
+		t.Fatalf("e2e: %s: %v", labtest.ProfileEnv, err)
+	}
+	return n
+}
+
+// deploy builds a lab with the suite's profile and starts ha and an
+// enrolled mnode in it; both are removed when the test ends.
 func deploy(t *testing.T) *handoverbench.HomeIP {
 	t.Helper()
 	b := needBinaries(t)
-	return deployInLab(t, b, labtest.New(t))
+	n := suiteNetwork(t)
+	lab := labtest.NewWith(t, netlab.Options{Network: n})
+	t.Logf("lab %s: profile %s (Wi-Fi: %v; cellular: %v)", lab.Prefix, suiteProfile(), n.Wifi, n.Cell)
+	return deployInLab(t, b, lab)
 }
 
-// deployIn is deploy in a lab whose access networks are network
-// (HOMEIP_LAB_PROFILE does not apply).
+// deployIn is deploy in a lab whose access networks are network (the
+// suite's profile does not apply).
 func deployIn(t *testing.T, network netlab.Network) *handoverbench.HomeIP {
 	t.Helper()
 	b := needBinaries(t)

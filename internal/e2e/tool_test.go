@@ -21,15 +21,15 @@ func runTool(ctx context.Context, args ...string) (string, error) {
 
 var labLine = regexp.MustCompile(`Lab (hip[a-z0-9]+) built`)
 
-// TestDemo runs the README's first command (`homeip-lab demo`, shortened)
-// and checks its account: the stream came through both moves intact, and
-// the lab is gone afterwards.
+// TestDemo runs the README's first command (`homeip-lab demo`, shortened,
+// on the suite's profile) and checks its account: the stream came
+// through both moves intact, and the lab is gone afterwards.
 func TestDemo(t *testing.T) {
 	t.Parallel()
 	b := needBinaries(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	out, err := runTool(ctx, "demo", "-bin", filepath.Dir(b.HA), "-dwell", "1500ms")
+	out, err := runTool(ctx, "demo", "-bin", filepath.Dir(b.HA), "-dwell", "1500ms", "-profile", suiteProfile())
 	t.Logf("homeip-lab demo:\n%s", out)
 	if err != nil {
 		t.Fatalf("homeip-lab demo: %v", err)
@@ -62,31 +62,37 @@ func TestDemo(t *testing.T) {
 }
 
 // TestBenchHandoverCommand runs `homeip-lab bench-handover` with one move
-// of each kind on every path and checks that it measured them all and
-// printed the table. Figures are not judged here; without a tunnel every
-// stream must break, whatever the timing.
+// of kinds 1, 2, 6 and 7 on every path, under the suite's profile, and
+// checks that it measured them all and printed the table and the goals.
+// Figures are not judged here; without a tunnel every stream must break,
+// whatever the timing.
 func TestBenchHandoverCommand(t *testing.T) {
 	t.Parallel()
 	b := needBinaries(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	jsonPath := filepath.Join(t.TempDir(), "moves.json")
-	out, err := runTool(ctx, "bench-handover", "-bin", filepath.Dir(b.HA), "-moves", "1", "-window", "2s", "-json", jsonPath)
+	out, err := runTool(ctx, "bench-handover", "-bin", filepath.Dir(b.HA), "-moves", "1", "-window", "2s",
+		"-kinds", "1,2,6,7", "-profiles", suiteProfile(), "-json", jsonPath)
 	t.Logf("homeip-lab bench-handover:\n%s", out)
 	if err != nil {
 		t.Fatalf("homeip-lab bench-handover: %v", err)
 	}
-	if !strings.Contains(out, "median") || !strings.Contains(out, "wireguard") {
+	if !strings.Contains(out, "median") || !strings.Contains(out, "wireguard") || !strings.Contains(out, "| "+suiteProfile()) {
 		t.Errorf("no table in the output")
+	}
+	if !strings.Contains(out, "goals (homeip):") {
+		t.Errorf("no goals in the output")
 	}
 	raw, err := os.ReadFile(jsonPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var moves []struct {
-		Path   string `json:"path"`
-		Kind   int    `json:"kind"`
-		Broken bool   `json:"broken"`
+		Profile string `json:"profile"`
+		Path    string `json:"path"`
+		Kind    int    `json:"kind"`
+		Broken  bool   `json:"broken"`
 	}
 	if err := json.Unmarshal(raw, &moves); err != nil {
 		t.Fatalf("bench-handover -json: %v", err)
@@ -94,13 +100,16 @@ func TestBenchHandoverCommand(t *testing.T) {
 	count := map[string]int{}
 	for _, m := range moves {
 		count[m.Path]++
+		if m.Profile != suiteProfile() {
+			t.Errorf("move %+v: profile %q, want %q", m, m.Profile, suiteProfile())
+		}
 		if m.Path == "none" && !m.Broken {
 			t.Errorf("no tunnel, kind %d: the stream survived the move", m.Kind)
 		}
 	}
 	for _, p := range []string{"homeip", "wireguard", "none"} {
-		if count[p] != 3 {
-			t.Errorf("%s: %d moves measured, want 3 (one per kind)", p, count[p])
+		if count[p] != 4 {
+			t.Errorf("%s: %d moves measured, want 4 (one per kind)", p, count[p])
 		}
 	}
 }

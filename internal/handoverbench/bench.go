@@ -46,20 +46,54 @@ type Config struct {
 	Dir string
 	// GapThreshold: pauses in delivery longer than this count as a gap,
 	// and a stream is steady (before a move) or resumed (after it) once
-	// records flowed for Hold without one. Default: the stream's own
-	// default (3 intervals, at least 5 ms), widened by 4× the larger
-	// jitter of Network's links, whose jitter (±J each way) spreads
-	// arrivals over 4J without anything being wrong.
+	// records flowed for Hold without one. Default, per profile
+	// (Config.Threshold): the stream's own default (3 intervals, at least
+	// 5 ms), widened by 4× the larger jitter of the profile's links,
+	// whose jitter (±J each way) spreads arrivals over 4J without
+	// anything being wrong.
 	GapThreshold time.Duration
-	// Network describes the labs' access networks (netlab.Profile gives
-	// named ones, "field" for real-world links); the zero value is the
-	// ideal lab.
-	Network netlab.Network
+	// Profiles are the access networks to measure every kind under, one
+	// after another, each path in a lab of its own per profile; the
+	// table shows one column group per profile. Default: the "field"
+	// profile alone (netlab.Profile).
+	Profiles []Profile
 	// Logger receives lab and deployment messages; nil discards them.
 	Logger *slog.Logger
 	// Progress receives one line per measured move; nil for none. Paths
 	// running at once write to it one line at a time.
 	Progress io.Writer
+}
+
+// Profile is a named set of access networks.
+type Profile struct {
+	Name    string
+	Network netlab.Network
+}
+
+// DefaultProfile is the profile a Config without Profiles measures under:
+// real access networks.
+const DefaultProfile = "field"
+
+// NamedProfiles returns the netlab profiles of the given names.
+func NamedProfiles(names ...string) ([]Profile, error) {
+	var out []Profile
+	for _, name := range names {
+		n, err := netlab.Profile(name)
+		if err != nil {
+			return nil, fmt.Errorf("handoverbench: %w", err)
+		}
+		out = append(out, Profile{Name: name, Network: n})
+	}
+	return out, nil
+}
+
+// Threshold returns the gap threshold of moves under p: GapThreshold if
+// set, else the default described there.
+func (c Config) Threshold(p Profile) time.Duration {
+	if c.GapThreshold != 0 {
+		return c.GapThreshold
+	}
+	return max(3*c.Interval, 5*time.Millisecond) + 4*max(p.Network.Wifi.Jitter, p.Network.Cell.Jitter)
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -97,8 +131,22 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Settle == 0 {
 		c.Settle = 300 * time.Millisecond
 	}
-	if c.GapThreshold == 0 {
-		c.GapThreshold = max(3*c.Interval, 5*time.Millisecond) + 4*max(c.Network.Wifi.Jitter, c.Network.Cell.Jitter)
+	if len(c.Profiles) == 0 {
+		p, err := NamedProfiles(DefaultProfile)
+		if err != nil {
+			return c, err
+		}
+		c.Profiles = p
+	}
+	seen := map[string]bool{}
+	for _, p := range c.Profiles {
+		if p.Name == "" || seen[p.Name] {
+			return c, fmt.Errorf("handoverbench: profile names must be unique and not empty (%q)", p.Name)
+		}
+		seen[p.Name] = true
+		if err := p.Network.Validate(); err != nil {
+			return c, fmt.Errorf("handoverbench: profile %s: %w", p.Name, err)
+		}
 	}
 	if c.Window < 0 || c.Interval < 0 || c.Hold < 0 || c.Settle < 0 || c.GapThreshold < 0 {
 		return c, errors.New("handoverbench: negative duration in config")
@@ -127,8 +175,9 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 
 // MoveResult is one measured move.
 type MoveResult struct {
-	Path string
-	Kind Kind
+	Profile string
+	Path    string
+	Kind    Kind
 	// N counts the moves of this kind and path, from 1.
 	N int
 	// GapMS is the move's delivery gap in milliseconds; +Inf if the
@@ -147,10 +196,11 @@ type MoveResult struct {
 	NodeHandoverMS float64
 }
 
-// PathResult is every move of one path.
+// PathResult is every move of one path under one profile.
 type PathResult struct {
-	Path  string
-	Moves []MoveResult
+	Profile string
+	Path    string
+	Moves   []MoveResult
 	// Err is why the path stopped early (its deployment failed, or the
 	// lab did), nil if it ran all its moves.
 	Err  error
@@ -164,9 +214,11 @@ type Result struct {
 	Took   time.Duration
 }
 
-// Run measures cfg.Moves moves of each kind on each path, each path in a
-// lab of its own. It returns an error only for a bad config or when ctx
-// ends; a path that fails has its error in its PathResult.
+// Run measures cfg.Moves moves of each kind on each path under each
+// profile, each path in a lab of its own; the profiles run one after
+// another, the paths of a profile at once (unless cfg.Sequential). It
+// returns an error only for a bad config or when ctx ends; a path that
+// fails has its error in its PathResult.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -181,37 +233,51 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		cfg.Dir = d
 	}
 	start := time.Now()
-	res := &Result{Config: cfg, Paths: make([]PathResult, len(cfg.Paths))}
-	var wg sync.WaitGroup
-	for i, name := range cfg.Paths {
-		run := func() { res.Paths[i] = runPath(ctx, cfg, name) }
-		if cfg.Sequential {
-			run()
-		} else {
-			wg.Go(run)
+	res := &Result{Config: cfg}
+	for _, prof := range cfg.Profiles {
+		if ctx.Err() != nil {
+			break
 		}
+		prs := make([]PathResult, len(cfg.Paths))
+		var wg sync.WaitGroup
+		for i, name := range cfg.Paths {
+			run := func() { prs[i] = runPath(ctx, cfg, prof, name) }
+			if cfg.Sequential {
+				run()
+			} else {
+				wg.Go(run)
+			}
+		}
+		wg.Wait()
+		res.Paths = append(res.Paths, prs...)
 	}
-	wg.Wait()
 	res.Took = time.Since(start)
 	return res, ctx.Err()
 }
 
 // schedule returns the moves to make, in order: kinds 1 and 2 alternate
-// (each one's end state is the other's start state), then the others.
+// (each one's end state is the other's start state), then the others in
+// KnownKinds order, 7 and 8 alternating like 1 and 2.
 func schedule(kinds []Kind, n int) []Kind {
 	has := map[Kind]bool{}
 	for _, k := range kinds {
 		has[k] = true
 	}
 	var out []Kind
-	if has[WifiToCell] && has[CellToWifi] {
-		for range n {
-			out = append(out, WifiToCell, CellToWifi)
+	pair := func(a, b Kind) {
+		if has[a] && has[b] {
+			for range n {
+				out = append(out, a, b)
+			}
+			delete(has, a)
+			delete(has, b)
 		}
-		delete(has, WifiToCell)
-		delete(has, CellToWifi)
 	}
+	pair(WifiToCell, CellToWifi)
 	for _, k := range KnownKinds {
+		if k == V4ToV6 {
+			pair(V4ToV6, V6ToV4)
+		}
 		if has[k] {
 			for range n {
 				out = append(out, k)
@@ -221,18 +287,18 @@ func schedule(kinds []Kind, n int) []Kind {
 	return out
 }
 
-func runPath(ctx context.Context, cfg Config, name string) (pr PathResult) {
-	pr.Path = name
+func runPath(ctx context.Context, cfg Config, prof Profile, name string) (pr PathResult) {
+	pr.Profile, pr.Path = prof.Name, name
 	start := time.Now()
 	defer func() { pr.Took = time.Since(start) }()
-	log := cfg.Logger.With("component", "handoverbench", "path", name)
-	lab, err := netlab.New(ctx, netlab.Options{Logger: cfg.Logger, Network: cfg.Network})
+	log := cfg.Logger.With("component", "handoverbench", "path", name, "profile", prof.Name)
+	lab, err := netlab.New(ctx, netlab.Options{Logger: cfg.Logger, Network: prof.Network})
 	if err != nil {
 		pr.Err = err
 		return pr
 	}
 	defer lab.Close()
-	dir := filepath.Join(cfg.Dir, name)
+	dir := filepath.Join(cfg.Dir, prof.Name, name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		pr.Err = fmt.Errorf("handoverbench: %w", err)
 		return pr
@@ -243,7 +309,7 @@ func runPath(ctx context.Context, cfg Config, name string) (pr PathResult) {
 		return pr
 	}
 	defer p.Close()
-	fmt.Fprintf(cfg.Progress, "%-9s up in lab %s\n", name, lab.Prefix)
+	fmt.Fprintf(cfg.Progress, "%-8s %-9s up in lab %s\n", prof.Name, name, lab.Prefix)
 	count := map[Kind]int{}
 	for _, k := range schedule(cfg.Kinds, cfg.Moves) {
 		if ctx.Err() != nil {
@@ -251,14 +317,14 @@ func runPath(ctx context.Context, cfg Config, name string) (pr PathResult) {
 			return pr
 		}
 		count[k]++
-		m, err := measure(ctx, cfg, lab, p, k)
+		m, err := measure(ctx, cfg, cfg.Threshold(prof), lab, p, k)
 		if err != nil {
 			pr.Err = err
 			return pr
 		}
-		m.Path, m.N = name, count[k]
+		m.Profile, m.Path, m.N = prof.Name, name, count[k]
 		pr.Moves = append(pr.Moves, m)
-		line := fmt.Sprintf("%-9s kind %-20s %3d/%d  gap %8s ms", name, k, m.N, cfg.Moves, formatMS(m.GapMS, ms(cfg.Window)))
+		line := fmt.Sprintf("%-8s %-9s kind %-20s %3d/%d  gap %8s ms", prof.Name, name, k, m.N, cfg.Moves, formatMS(m.GapMS, ms(cfg.Window)))
 		if !math.IsNaN(m.NodeHandoverMS) {
 			line += fmt.Sprintf("  (mnode: last handover %.0f ms)", m.NodeHandoverMS)
 		}
@@ -271,9 +337,14 @@ func runPath(ctx context.Context, cfg Config, name string) (pr PathResult) {
 	return pr
 }
 
-// measure runs one move of kind k on a stream of its own. Its error is
-// for a failure of the lab itself, which ends the path's run.
-func measure(ctx context.Context, cfg Config, lab *netlab.Lab, p path, k Kind) (MoveResult, error) {
+// bulkGrace is how long a bulk transfer's receiver may take to drain what
+// is in flight once the sender stops.
+const bulkGrace = 30 * time.Second
+
+// measure runs one move of kind k on a stream of its own, with gap
+// threshold threshold. Its error is for a failure of the lab itself,
+// which ends the path's run.
+func measure(ctx context.Context, cfg Config, threshold time.Duration, lab *netlab.Lab, p path, k Kind) (MoveResult, error) {
 	m := MoveResult{Kind: k, GapMS: math.Inf(1), NodeHandoverMS: math.NaN()}
 	broken := func(unmeasured bool, why string) (MoveResult, error) {
 		m.Broken, m.Unmeasured, m.Reason = true, unmeasured, why
@@ -288,10 +359,16 @@ func measure(ctx context.Context, cfg Config, lab *netlab.Lab, p path, k Kind) (
 		}
 		return broken(true, "not settled before the move: "+err.Error())
 	}
-	s, err := StartStream(ctx, lab, StreamSpec{
-		Network: "tcp4", Source: p.source(), Interval: cfg.Interval, GapThreshold: cfg.GapThreshold,
+	spec := StreamSpec{
+		Network: "tcp4", Source: p.source(), Interval: cfg.Interval, GapThreshold: threshold,
 		IdleTimeout: cfg.Window + 10*time.Second, DialTimeout: cfg.Window,
-	})
+	}
+	grace := cfg.Window
+	if k.Bulk() {
+		spec.Bulk, spec.Interval = true, 0
+		grace = max(grace, bulkGrace)
+	}
+	s, err := StartStream(ctx, lab, spec)
 	if err != nil {
 		if ctx.Err() != nil {
 			return m, ctx.Err()
@@ -320,7 +397,7 @@ func measure(ctx context.Context, cfg Config, lab *netlab.Lab, p path, k Kind) (
 	if resumeErr != nil {
 		r = s.Abort()
 	} else {
-		r = s.Stop(cfg.Window)
+		r = s.Stop(grace)
 	}
 	if ctx.Err() != nil {
 		return m, ctx.Err()
@@ -331,7 +408,7 @@ func measure(ctx context.Context, cfg Config, lab *netlab.Lab, p path, k Kind) (
 	}
 	// The last record before the move may have arrived up to an interval
 	// (plus scheduling noise) before it began.
-	from := moved.Add(-2*cfg.Interval - 20*time.Millisecond)
+	from := moved.Add(-2*s.spec.Interval - 20*time.Millisecond)
 	gap, _, ok := r.GapAfter(from, moved.Add(cfg.Window))
 	if !ok {
 		gap = ms(s.spec.GapThreshold) // no pause above the threshold: an upper bound

@@ -127,14 +127,19 @@ func StartHomeIP(ctx context.Context, lab *netlab.Lab, opt HomeIPOptions) (*Home
 	return h, nil
 }
 
-// haArgs are the `ha serve` flags of the lab's home agent.
+// haArgs are the `ha serve` flags of the lab's home agent. It listens on
+// both of its public addresses (one dual-stack socket) and puts both in
+// enrolment tokens, IPv4 first, so that a node whose link has only IPv6
+// (MoveToCellIPv6) still reaches it.
 func (h *HomeIP) haArgs() []string {
-	ep := netip.AddrPortFrom(netlab.HAPublic4, h.opt.Port).String()
+	ep4 := netip.AddrPortFrom(netlab.HAPublic4, h.opt.Port).String()
+	ep6 := netip.AddrPortFrom(netlab.HAPublic6, h.opt.Port).String()
 	args := []string{"serve",
 		"--data-dir", h.haDir,
 		"--admin-socket", h.adminSock,
-		"--listen", ep,
-		"--public-addr", ep,
+		"--listen", netip.AddrPortFrom(netip.IPv6Unspecified(), h.opt.Port).String(),
+		"--public-addr", ep4,
+		"--public-addr", ep6,
 		"--interface", h.HAIface,
 		"--pool4", netlab.VIPPool4.String(),
 		"--pool6", netlab.VIPPool6.String(),

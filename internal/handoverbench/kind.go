@@ -8,7 +8,7 @@ import (
 )
 
 // Kind is a kind of move the benchmark measures (issue 8's numbering for
-// 1-3; 4 and 5 come from real access networks).
+// 1-3; 4 to 8 come from real access networks).
 type Kind int
 
 // Kinds of move.
@@ -18,13 +18,16 @@ const (
 	WifiSilent Kind = 3 // both links up, Wi-Fi preferred; Wi-Fi then drops everything
 	NATFlush   Kind = 4 // on Wi-Fi only, the Wi-Fi NAT forgets every mapping
 	StandbyUp  Kind = 5 // both links up (cellular the registered standby); wlan0 goes away
+	BulkToCell Kind = 6 // as 1, with a bulk transfer running instead of spaced records
+	V4ToV6     Kind = 7 // Wi-Fi with IPv4 only (behind NAT) → cellular with IPv6 only
+	V6ToV4     Kind = 8 // cellular with IPv6 only → Wi-Fi with IPv4 only
 )
 
-// AllKinds are the kinds the benchmark runs by default (issue 8's).
-var AllKinds = []Kind{WifiToCell, CellToWifi, WifiSilent}
+// AllKinds are the kinds the benchmark runs by default: every kind.
+var AllKinds = []Kind{WifiToCell, CellToWifi, WifiSilent, NATFlush, StandbyUp, BulkToCell, V4ToV6, V6ToV4}
 
 // KnownKinds are every kind the benchmark can run, in schedule order.
-var KnownKinds = []Kind{WifiToCell, CellToWifi, WifiSilent, NATFlush, StandbyUp}
+var KnownKinds = AllKinds
 
 // String names the kind for tables.
 func (k Kind) String() string {
@@ -39,34 +42,35 @@ func (k Kind) String() string {
 		return "4 wifi NAT flushed"
 	case StandbyUp:
 		return "5 wifi→standby cell"
+	case BulkToCell:
+		return "6 wifi→cell, bulk"
+	case V4ToV6:
+		return "7 wifi v4→cell v6"
+	case V6ToV4:
+		return "8 cell v6→wifi v4"
 	}
 	return fmt.Sprintf("kind(%d)", int(k))
 }
 
 // known reports whether k is one of KnownKinds.
-func (k Kind) known() bool { return k >= WifiToCell && k <= StandbyUp }
+func (k Kind) known() bool { return k >= WifiToCell && k <= V6ToV4 }
 
-// ParseKind parses "1" to "5".
+// ParseKind parses "1" to "8".
 func ParseKind(s string) (Kind, error) {
-	switch s {
-	case "1":
-		return WifiToCell, nil
-	case "2":
-		return CellToWifi, nil
-	case "3":
-		return WifiSilent, nil
-	case "4":
-		return NATFlush, nil
-	case "5":
-		return StandbyUp, nil
+	if len(s) == 1 && s[0] >= '1' && s[0] <= '8' {
+		return Kind(s[0] - '0'), nil
 	}
-	return 0, fmt.Errorf("handoverbench: move kind %q, want 1, 2, 3, 4 or 5", s)
+	return 0, fmt.Errorf("handoverbench: move kind %q, want 1 to 8", s)
 }
+
+// Bulk reports whether the move is measured on a bulk transfer
+// (StreamSpec.Bulk) rather than on records spaced Config.Interval apart.
+func (k Kind) Bulk() bool { return k == BulkToCell }
 
 // StartIface is the node's link before the move: where a settled homeip
 // node has its primary path.
 func (k Kind) StartIface() string {
-	if k == CellToWifi {
+	if k == CellToWifi || k == V6ToV4 {
 		return netlab.CellIface
 	}
 	return netlab.WifiIface
@@ -84,7 +88,7 @@ func (k Kind) StartStandby() string {
 
 // EndIface is the node's link after the move.
 func (k Kind) EndIface() string {
-	if k == CellToWifi || k == NATFlush {
+	if k == CellToWifi || k == NATFlush || k == V6ToV4 {
 		return netlab.WifiIface
 	}
 	return netlab.CellIface
@@ -96,12 +100,16 @@ func (k Kind) Prepare(ctx context.Context, lab *netlab.Lab) error {
 		return err
 	}
 	switch k {
-	case WifiToCell, NATFlush:
+	case WifiToCell, NATFlush, BulkToCell:
 		return lab.MoveToWifi(ctx)
 	case CellToWifi:
 		return lab.MoveToCell(ctx)
 	case WifiSilent, StandbyUp:
 		return lab.BothLinks(ctx)
+	case V4ToV6:
+		return lab.MoveToWifiIPv4(ctx)
+	case V6ToV4:
+		return lab.MoveToCellIPv6(ctx)
 	}
 	return fmt.Errorf("handoverbench: unknown move kind %d", int(k))
 }
@@ -109,10 +117,14 @@ func (k Kind) Prepare(ctx context.Context, lab *netlab.Lab) error {
 // Move performs the move.
 func (k Kind) Move(ctx context.Context, lab *netlab.Lab) error {
 	switch k {
-	case WifiToCell, StandbyUp:
+	case WifiToCell, StandbyUp, BulkToCell:
 		return lab.MoveToCell(ctx)
 	case CellToWifi:
 		return lab.MoveToWifi(ctx)
+	case V4ToV6:
+		return lab.MoveToCellIPv6(ctx)
+	case V6ToV4:
+		return lab.MoveToWifiIPv4(ctx)
 	case WifiSilent:
 		return lab.BlackholeWifi(ctx, true)
 	case NATFlush:

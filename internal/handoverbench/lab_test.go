@@ -67,7 +67,7 @@ func TestBenchBaselines(t *testing.T) {
 	}
 	var progress strings.Builder
 	res, err := Run(ctx, Config{
-		Moves: 2, Paths: []string{PathNone, PathWireGuard}, Window: time.Second,
+		Moves: 2, Kinds: []Kind{WifiToCell, CellToWifi, WifiSilent}, Paths: []string{PathNone, PathWireGuard}, Window: time.Second,
 		Bin: bin, Dir: filepath.Join(dir, "scratch"), Progress: &progress,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
@@ -85,8 +85,8 @@ func TestBenchBaselines(t *testing.T) {
 			t.Errorf("%s: %d moves measured, want 6", pr.Path, len(pr.Moves))
 		}
 	}
-	for _, k := range AllKinds {
-		s := res.Summary(PathNone, k)
+	for _, k := range []Kind{WifiToCell, CellToWifi, WifiSilent} {
+		s := res.Summary(DefaultProfile, PathNone, k)
 		if s.Broken != 2 || !math.IsInf(s.Max, 1) {
 			t.Errorf("no tunnel, kind %v: %d of 2 streams broken, max gap %v; a move without a tunnel must break the stream", k, s.Broken, s.Max)
 		}

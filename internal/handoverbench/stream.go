@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/homeip/homeip/internal/netlab"
@@ -31,6 +32,13 @@ type StreamSpec struct {
 	Interval time.Duration
 	// RecordSize in bytes; default 256.
 	RecordSize int
+	// Bulk makes the stream a bulk transfer: records of BulkRecordSize
+	// every 100 µs (unless Interval or RecordSize say otherwise), so the
+	// sender's writes block on the network and the stream runs as fast
+	// as the path allows, in full-size segments. The sender's socket
+	// buffer is limited to BulkSendBuffer, so that what is queued when
+	// the stream stops drains within seconds on a slow path.
+	Bulk bool
 	// GapThreshold: pauses in delivery longer than this are reported;
 	// default 3 × Interval, at least 5 ms.
 	GapThreshold time.Duration
@@ -53,6 +61,12 @@ func (s StreamSpec) withDefaults() (StreamSpec, error) {
 	if s.Source.IsValid() && s.Source.Is4() != (s.Network == "tcp4") {
 		return s, fmt.Errorf("handoverbench: source %v does not match %s", s.Source, s.Network)
 	}
+	if s.Bulk && s.Interval == 0 {
+		s.Interval = 100 * time.Microsecond
+	}
+	if s.Bulk && s.RecordSize == 0 {
+		s.RecordSize = BulkRecordSize
+	}
 	if s.Interval == 0 {
 		s.Interval = 5 * time.Millisecond
 	}
@@ -68,6 +82,12 @@ func (s StreamSpec) withDefaults() (StreamSpec, error) {
 	return s, nil
 }
 
+// Bulk transfer sizes (StreamSpec.Bulk).
+const (
+	BulkRecordSize = 32 << 10
+	BulkSendBuffer = 256 << 10
+)
+
 // ErrStreamEnded is returned by Stream.WaitFlowing when the stream ended
 // (failed) before data flowed as asked.
 var ErrStreamEnded = errors.New("handoverbench: stream ended")
@@ -82,6 +102,7 @@ type Stream struct {
 
 	nodeConn, cnConn net.Conn
 	watch            *watchConn
+	sender           *gentleConn
 	sendCancel       context.CancelFunc
 	recvCancel       context.CancelFunc
 	recvDone         chan struct{}
@@ -135,13 +156,21 @@ func StartStream(ctx context.Context, lab *netlab.Lab, spec StreamSpec) (*Stream
 	if spec.NodeSends {
 		sendConn, recvConn = nodeConn, cnConn
 	}
+	if tc, ok := sendConn.(*net.TCPConn); ok && spec.Bulk {
+		if err := tc.SetWriteBuffer(BulkSendBuffer); err != nil {
+			nodeConn.Close()
+			cnConn.Close()
+			return nil, fmt.Errorf("handoverbench: sender's socket buffer: %w", err)
+		}
+	}
 	s.watch = &watchConn{Conn: recvConn}
+	s.sender = &gentleConn{Conn: sendConn}
 	rcfg := base
 	rcfg.Progress, rcfg.ProgressInterval = spec.Progress, spec.ProgressInterval
 	sendCtx, sendCancel := context.WithCancel(context.Background())
 	recvCtx, recvCancel := context.WithCancel(context.Background())
 	s.sendCancel, s.recvCancel = sendCancel, recvCancel
-	s.wg.Go(func() { s.res.Send, s.res.SendErr = streamprobe.Send(sendCtx, sendConn, base) })
+	s.wg.Go(func() { s.res.Send, s.res.SendErr = streamprobe.Send(sendCtx, s.sender, base) })
 	s.wg.Go(func() {
 		defer close(s.recvDone)
 		s.res.Recv, s.res.RecvErr = streamprobe.Receive(recvCtx, s.watch, rcfg)
@@ -247,6 +276,10 @@ func (s *Stream) WaitFlowing(ctx context.Context, since time.Time, hold time.Dur
 	}
 }
 
+// Ended is closed once the receiving end has finished (after Stop or
+// Abort, or when the stream failed).
+func (s *Stream) Ended() <-chan struct{} { return s.recvDone }
+
 // LastArrival returns when data last reached the receiving end.
 func (s *Stream) LastArrival() time.Time { return s.watch.last() }
 
@@ -269,13 +302,15 @@ func (s *Stream) MaxPause() time.Duration {
 // Received returns the bytes the receiving end has read so far.
 func (s *Stream) Received() uint64 { return s.watch.bytes() }
 
-// Stop ends the stream cleanly: the sender stops and sends its end
-// record, and the receiver checks it. If the receiver has not finished
-// after grace, it is stopped too (the result then shows the stream
-// incomplete). Stop returns both ends' reports; calling it again returns
-// the same.
+// Stop ends the stream cleanly: the sender finishes the record it is
+// writing (a bulk sender is nearly always blocked in one), stops and
+// sends its end record, and the receiver checks it. If the receiver has
+// not finished after grace, both ends are interrupted (the result then
+// shows the stream incomplete). Stop returns both ends' reports; calling
+// it again returns the same.
 func (s *Stream) Stop(grace time.Duration) StreamResult {
 	s.closeOnce.Do(func() {
+		s.sender.gentle.Store(true)
 		s.sendCancel()
 		t := time.NewTimer(grace)
 		select {
@@ -283,6 +318,7 @@ func (s *Stream) Stop(grace time.Duration) StreamResult {
 		case <-t.C:
 		}
 		t.Stop()
+		_ = s.sender.Conn.SetWriteDeadline(time.Unix(1, 0))
 		s.recvCancel()
 		s.wg.Wait()
 		s.nodeConn.Close()
@@ -364,6 +400,31 @@ func addrPort(a net.Addr) netip.AddrPort {
 		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
 	return netip.AddrPort{}
+}
+
+// gentleConn is the sender's connection. Once gentle is set (by Stop),
+// it ignores write deadlines in the past, with which streamprobe.Send
+// interrupts a blocked write when its context ends: the record being
+// written completes, so the sender stops between two records and can
+// send its end record. Stop sets the deadline on the connection itself
+// if the receiver does not finish in time.
+type gentleConn struct {
+	net.Conn
+	gentle atomic.Bool
+}
+
+func (c *gentleConn) SetWriteDeadline(t time.Time) error {
+	if c.gentle.Load() && !t.IsZero() && t.Before(time.Now()) {
+		return nil
+	}
+	return c.Conn.SetWriteDeadline(t)
+}
+
+func (c *gentleConn) SetDeadline(t time.Time) error {
+	if c.gentle.Load() && !t.IsZero() && t.Before(time.Now()) {
+		return c.Conn.SetReadDeadline(t)
+	}
+	return c.Conn.SetDeadline(t)
 }
 
 // watchConn records when data last arrived, how much, and the longest

@@ -20,9 +20,16 @@ type networkFlags struct {
 
 // addNetworkFlags registers -profile, -wifi, -cell and -nat-timeout on fs.
 func addNetworkFlags(fs *flag.FlagSet) *networkFlags {
-	f := &networkFlags{}
+	f := addLinkFlags(fs)
 	fs.StringVar(&f.profile, "profile", "ideal", "access networks: "+strings.Join(netlab.ProfileNames(), ", ")+
 		" (field: Wi-Fi MTU 1492, 5 ms; cellular MTU 1280, 60±15 ms, 1% loss; NAT UDP timeouts 30 s)")
+	return f
+}
+
+// addLinkFlags registers -wifi, -cell and -nat-timeout on fs, which
+// change whatever profile the command starts from.
+func addLinkFlags(fs *flag.FlagSet) *networkFlags {
+	f := &networkFlags{profile: "ideal"}
 	linkHelp := " link, overriding -profile's: a link profile (" + strings.Join(netlab.LinkProfileNames(), ", ") +
 		") and/or overrides, e.g. cellular,loss=0 or mtu=1280,delay=30ms (keys: mtu, path-mtu, silent, delay, jitter, loss, nat-timeout, nat, family)"
 	fs.StringVar(&f.wifi, "wifi", "", "Wi-Fi"+linkHelp)
@@ -33,7 +40,13 @@ func addNetworkFlags(fs *flag.FlagSet) *networkFlags {
 
 // network returns the Network the flags describe.
 func (f *networkFlags) network() (netlab.Network, error) {
-	n, err := netlab.Profile(f.profile)
+	return f.networkFor(f.profile)
+}
+
+// networkFor returns the named profile changed by -wifi, -cell and
+// -nat-timeout.
+func (f *networkFlags) networkFor(profile string) (netlab.Network, error) {
+	n, err := netlab.Profile(profile)
 	if err != nil {
 		return n, err
 	}
