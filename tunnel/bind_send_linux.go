@@ -92,6 +92,8 @@ func (b *sharedBind) sendOnce(c *net.UDPConn, bw batchWriter, offload bool, ua *
 		if !isMsgSize(err) || start >= n {
 			return err
 		}
+		// The kernel knows a smaller path MTU toward the peer.
+		b.hints.note(ep.dst, src.addr)
 		// msgs[start] is too big for the route: send its segments on
 		// their own and carry on with the rest of the batch.
 		if err := b.sendSplit(bw, &msgs[start], ep.dst, src); err != nil {
@@ -103,11 +105,13 @@ func (b *sharedBind) sendOnce(c *net.UDPConn, bw batchWriter, offload bool, ua *
 }
 
 // sendSplit sends the segments of a GSO message that the kernel refused
-// with EMSGSIZE as separate datagrams. Without UDP_SEGMENT the kernel
-// fragments a datagram larger than the route's MTU rather than refusing it
-// (the socket does not set IP_PMTUDISC_DO), so the segments that fit go
-// out as they are and only the oversize ones are fragmented; a datagram
-// refused even so is dropped and counted, never failing the others.
+// with EMSGSIZE as separate datagrams: the kernel refuses the whole
+// message when its segment size exceeds the path MTU it knows, though
+// the last, shorter segment or a batch sent before the MTU dropped may
+// fit. The socket sets Don't Fragment (IP_PMTUDISC_DO), so a datagram
+// refused even alone is dropped and counted, never failing the others;
+// the refusal has already queued a hint that lowers the peer's limit
+// (sizehint_linux.go).
 func (b *sharedBind) sendSplit(bw batchWriter, msg *ipv6.Message, dst netip.AddrPort, src source) error {
 	b.sendOversize.Add(1)
 	buf := msg.Buffers[0]
@@ -158,6 +162,7 @@ func (b *sharedBind) sendStats() SendStats {
 		Oversize:    b.sendOversize.Load(),
 		Resegmented: b.sendResegmented.Load(),
 		Dropped:     b.sendDropped.Load(),
+		Hints:       b.sendHints.Load(),
 	}
 }
 

@@ -251,13 +251,29 @@ func TestPathMTULab(t *testing.T) {
 	})
 
 	t.Run("EMSGSIZE does not stall the side whose link is narrow", func(t *testing.T) {
-		// b's kernel refuses its GSO batches of 1480-byte datagrams; they
-		// are re-sent one by one and fragmented by the kernel.
+		// b's kernel refuses its GSO batches of 1480-byte datagrams (DF
+		// is set); they are re-sent one by one, refused again and
+		// dropped, and the refusal lowers b's limit toward a to what its
+		// link carries, so TCP is told by ICMP and goes on.
 		ln := listenTCP(t, p.nsA, vipA)
 		c := dialTCP(t, p.nsB, ln)
 		transfer(t, c, accept(t, ln), 1<<20, 30*time.Second)
 		if st := p.b.SendStats(); st.Oversize == 0 || st.Resegmented == 0 {
 			t.Fatalf("send stats %+v: no refused batch was re-sent", st)
+		}
+		// The socket sets DF: the refusals were hints, and b's limit
+		// toward a is what its 1280-byte link carries.
+		if st := p.b.SendStats(); st.Hints == 0 {
+			t.Fatalf("send stats %+v: no limit lowered by EMSGSIZE", st)
+		}
+		if got, want := peerOf(t, p.b, p.kA.PublicKey()).MTU, InnerMTU(1280-28); got != want {
+			t.Fatalf("b's limit toward a after EMSGSIZE = %d, want %d", got, want)
+		}
+		// b's kernel learned that limit from the filter's ICMP errors;
+		// forget it, so that the connections below start unclamped.
+		run(t, "ip", "-n", p.nsB, "route", "flush", "cache")
+		if out := run(t, "ip", "-n", p.nsB, "route", "get", vipA.String()); strings.Contains(out, " mtu ") {
+			t.Fatalf("b's kernel still has a path MTU toward a: %s", out)
 		}
 	})
 
