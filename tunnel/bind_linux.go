@@ -52,6 +52,12 @@ type sharedBind struct {
 	hints     *sizeHints
 	sendHints atomic.Uint64
 
+	// dfMu is held shared by every send and exclusively while a socket's
+	// Don't Fragment is off (sendFragmented); sendFragCount counts the
+	// datagrams sent so.
+	dfMu          sync.RWMutex
+	sendFragCount atomic.Uint64
+
 	// retired holds the endpoints peers were re-pointed away from
 	// (retire.go), published by the Device; nil when there are none,
 	// which is nearly always. held counts datagrams it held.
@@ -418,10 +424,12 @@ func (b *sharedBind) sendControl(p []byte, to netip.AddrPort, local netip.Addr) 
 	if local.IsValid() {
 		oob = srcControl(nil, local, 0)
 	}
+	b.dfMu.RLock() // never while DF is off (sendFragmented)
 	_, _, err := c.WriteMsgUDPAddrPort(p, oob, to)
 	if err != nil && oob != nil && isSourceGone(err) {
 		_, _, err = c.WriteMsgUDPAddrPort(p, nil, to)
 	}
+	b.dfMu.RUnlock()
 	if err != nil && isClosedErr(err) {
 		return nil // raced with a Rebind
 	}

@@ -161,12 +161,12 @@
 //
 // IPv6 requires links of 1280 bytes, so inner IPv6 is never held below
 // that: with a limit under 1280, IPv6 packets up to 1280 bytes still go to
-// the peer (a "packet too big" never says less than 1280). The outer
-// socket sets Don't Fragment (below), so their datagrams are no longer
-// fragmented: where the kernel knows the outer path MTU (a 1280-byte
-// cellular link) they are refused and counted (SendStats.Dropped), across
-// a silent black hole they are lost, as they were before. New IPv6 TCP
-// connections are clamped to the real limit and never send them.
+// the peer (a "packet too big" never says less than 1280) and the outer
+// layer fragments their datagrams where the kernel knows the outer path
+// MTU (a 1280-byte cellular link: the socket sets DF, the kernel refuses
+// them, and they are sent again with DF off; see EMSGSIZE below). Across
+// a silent black hole the kernel does not know, and they are lost. New
+// IPv6 TCP connections are clamped to the real limit and never send them.
 //
 // # Don't Fragment and path MTU discovery
 //
@@ -195,9 +195,13 @@
 // With UDP GSO the kernel refuses a whole message whose segment size
 // exceeds the path MTU it knows (EMSGSIZE), and sendmmsg stops there.
 // Send then re-sends that message's segments one by one without GSO (the
-// last, shorter one may fit) and carries on with the rest of the batch; a
-// datagram refused even alone is dropped. Nothing of it fails the peer's
-// send.
+// last, shorter one may fit) and carries on with the rest of the batch. A
+// datagram refused even alone is sent again after the batch with DF off,
+// so that the kernel fragments it (SendStats.Fragmented): Linux has no
+// per-datagram DF for IPv4, so the socket's mode is switched to DONT and
+// back under a lock that every other send, WireGuard or QUIC, holds
+// shared, and no other datagram leaves without DF meanwhile. Nothing of
+// it fails the peer's send.
 //
 // A refusal is also a hint (sizehint_linux.go): the kernel knows a
 // smaller path MTU toward that endpoint than the peer's limit allows. At
@@ -208,8 +212,8 @@
 // would; the filter then clamps and sends ICMP to inner senders at once,
 // before QUIC's search concludes. The control side's next SetPeerMTU
 // replaces it, as any SetPeerMTU does. SendStats counts the refused
-// messages, the re-sent batches, the drops and the lowered limits
-// (Hints); the log gets one line per 5 s per peer endpoint and cause,
+// messages, the re-sent batches, the datagrams sent fragmented, the drops
+// and the lowered limits (Hints); the log gets one line per 5 s per peer endpoint and cause,
 // and one per lowered limit. MTUStats counts the filter's clamps, drops,
 // fragments and ICMP errors.
 //

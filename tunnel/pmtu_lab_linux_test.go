@@ -354,6 +354,36 @@ func TestPathMTULab(t *testing.T) {
 		}
 	})
 
+	t.Run("inner IPv6 up to 1280 bytes crosses a narrow link the kernel knows, fragmented outside", func(t *testing.T) {
+		// Over a limit of 1220 the tunnel still carries IPv6 packets of
+		// 1280 bytes; b's kernel refuses their 1340-byte datagrams (DF)
+		// and b sends them again without DF, fragmented to its link.
+		var u *net.UDPConn
+		inNetns(t, p.nsB, func() {
+			var err error
+			u, err = net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(vip6A, echoPort)))
+			if err != nil {
+				panic(err)
+			}
+		})
+		defer u.Close()
+		fragBefore := p.b.SendStats().Fragmented
+		rxBefore := peerOf(t, p.a, p.kB.PublicKey()).RxBytes
+		if _, err := u.Write(make([]byte, 1280-48)); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for peerOf(t, p.a, p.kB.PublicKey()).RxBytes < rxBefore+1280 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if got := peerOf(t, p.a, p.kB.PublicKey()).RxBytes - rxBefore; got < 1280 {
+			t.Fatalf("a received %d bytes from b, want the 1280-byte packet", got)
+		}
+		if st := p.b.SendStats(); st.Fragmented == fragBefore {
+			t.Fatalf("send stats %+v: nothing sent fragmented", st)
+		}
+	})
+
 	t.Run("SetPeerMTU contract", func(t *testing.T) {
 		pub := p.kB.PublicKey()
 		for _, bad := range []int{-1, MinPeerMTU - 1, DefaultMTU + 1} {

@@ -26,16 +26,15 @@ import (
 //     EMSGSIZE on WireGuard data is a hint that lowers the peer's limit
 //     before the search concludes (sizehint_linux.go).
 //   - WireGuard data fits the per-peer limit (SetPeerMTU, enforced by the
-//     TUN filter), so DF costs it nothing once the limit is right. Until
-//     then, a GSO batch refused with EMSGSIZE is re-sent segment by
-//     segment and the segments still too big are dropped (counted), where
-//     before they were fragmented by the kernel.
-//   - One case relied on outer fragmentation: inner IPv6 packets of up to
-//     1280 bytes are let through over a peer limit below 1280 (IPv6 links
-//     carry 1280). Over a link the kernel knows to be small they are now
-//     refused (SendStats.Dropped) instead of being fragmented; across a
-//     silent black hole they were lost before as well. TCP is clamped to
-//     the real limit and never sends them.
+//     TUN filter), so DF costs it nothing once the limit is right.
+//   - A datagram the kernel refuses (a GSO batch is first re-sent segment
+//     by segment) is sent again with DF off (sendFragmented), so the
+//     kernel fragments it to the path MTU it knows, as it did before the
+//     socket set DF: WireGuard data sent before the peer's limit came
+//     down, and inner IPv6 packets of up to 1280 bytes let through over a
+//     limit below 1280 (IPv6 links must carry 1280), which rely on outer
+//     fragmentation. Across a silent black hole nothing is refused and
+//     those are lost, as they were before.
 const (
 	pmtuDiscV4 = unix.IP_PMTUDISC_DO
 	pmtuDiscV6 = unix.IPV6_PMTUDISC_DO

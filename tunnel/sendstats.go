@@ -10,8 +10,10 @@ type SendStats struct {
 	// Resegmented counts refused GSO batches re-sent segment by segment,
 	// so that the segments that fit go out.
 	Resegmented uint64
-	// Dropped counts datagrams refused even when sent alone (the socket
-	// sets Don't Fragment: the kernel does not fragment them).
+	// Fragmented counts datagrams refused even when sent alone and sent
+	// again with Don't Fragment off, fragmented by the kernel.
+	Fragmented uint64
+	// Dropped counts datagrams that could not be sent even so.
 	Dropped uint64
 	// Hints counts peer limits lowered because the kernel refused a
 	// datagram to the peer's endpoint and knew a smaller path MTU toward
