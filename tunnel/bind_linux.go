@@ -47,6 +47,17 @@ type sharedBind struct {
 	sendOversize, sendResegmented, sendDropped atomic.Uint64
 	sendLog                                    sendLogger
 
+	// hints carries EMSGSIZE refusals to the Device (sizehint_linux.go);
+	// sendHints counts the peer limits they lowered.
+	hints     *sizeHints
+	sendHints atomic.Uint64
+
+	// dfMu is held shared by every send and exclusively while a socket's
+	// Don't Fragment is off (sendFragmented); sendFragCount counts the
+	// datagrams sent so.
+	dfMu          sync.RWMutex
+	sendFragCount atomic.Uint64
+
 	// retired holds the endpoints peers were re-pointed away from
 	// (retire.go), published by the Device; nil when there are none,
 	// which is nearly always. held counts datagrams it held.
@@ -64,6 +75,7 @@ type sharedBind struct {
 	v6tx   bool
 	v6rx   bool
 	port   uint16
+	mark   uint32 // SO_MARK of the sockets (SetMark), guarded by mu
 }
 
 var _ conn.Bind = (*sharedBind)(nil)
@@ -85,6 +97,7 @@ func newSharedBind(listen netip.Addr, hook func(int) error, netns *os.File, m *d
 		m:       m,
 		log:     log,
 		sendLog: sendLogger{log: log},
+		hints:   newSizeHints(),
 		msgsPool: sync.Pool{New: func() any {
 			msgs := make([]ipv6.Message, conn.IdealBatchSize)
 			for i := range msgs {
@@ -112,6 +125,7 @@ func (b *sharedBind) BatchSize() int { return conn.IdealBatchSize }
 func (b *sharedBind) SetMark(mark uint32) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.mark = mark
 	for _, c := range []*net.UDPConn{b.v4, b.v6} {
 		if c == nil {
 			continue
@@ -232,6 +246,10 @@ func (b *sharedBind) listenNet(network string, addr netip.Addr, port uint16) (*n
 				if serr == nil {
 					serr = unix.SetsockoptInt(s, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1)
 				}
+			}
+			if serr == nil {
+				// Don't Fragment on everything (pmtudisc_linux.go).
+				serr = setPMTUDisc(s, network)
 			}
 			if serr == nil && kernelAtLeast(5, 12) {
 				// StdNetBind gates UDP_GRO the same way: older kernels
@@ -406,10 +424,12 @@ func (b *sharedBind) sendControl(p []byte, to netip.AddrPort, local netip.Addr) 
 	if local.IsValid() {
 		oob = srcControl(nil, local, 0)
 	}
+	b.dfMu.RLock() // never while DF is off (sendFragmented)
 	_, _, err := c.WriteMsgUDPAddrPort(p, oob, to)
 	if err != nil && oob != nil && isSourceGone(err) {
 		_, _, err = c.WriteMsgUDPAddrPort(p, nil, to)
 	}
+	b.dfMu.RUnlock()
 	if err != nil && isClosedErr(err) {
 		return nil // raced with a Rebind
 	}

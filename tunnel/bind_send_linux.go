@@ -44,7 +44,9 @@ func (b *sharedBind) Send(bufs [][]byte, cep conn.Endpoint) error {
 	ua := net.UDPAddrFromAddrPort(ep.dst)
 
 	src := ep.source()
-	err := b.sendOnce(c, bw, offload, ua, ep, src, bufs, *msgs)
+	var frag [][]byte // datagrams refused with DF, to send fragmented
+	b.dfMu.RLock()
+	err := b.sendOnce(c, bw, offload, ua, ep, src, bufs, *msgs, &frag)
 	if err != nil && offload && errShouldDisableGSO(err) {
 		b.mu.Lock()
 		if is6 {
@@ -55,19 +57,26 @@ func (b *sharedBind) Send(bufs [][]byte, cep conn.Endpoint) error {
 		b.mu.Unlock()
 		b.log.Warn("disabled UDP GSO: the NIC may not support checksum offload", "err", err)
 		offload = false
-		err = b.sendOnce(c, bw, offload, ua, ep, src, bufs, *msgs)
+		frag = frag[:0]
+		err = b.sendOnce(c, bw, offload, ua, ep, src, bufs, *msgs, &frag)
 	}
 	if err != nil && src.addr.IsValid() && isSourceGone(err) {
 		// The address is gone from this host: forget it (the kernel
 		// picks the source by route from now on) and resend.
 		ep.ClearSrc()
-		err = b.sendOnce(c, bw, offload, ua, ep, source{}, bufs, *msgs)
+		src = source{}
+		frag = frag[:0]
+		err = b.sendOnce(c, bw, offload, ua, ep, src, bufs, *msgs, &frag)
+	}
+	b.dfMu.RUnlock()
+	if len(frag) > 0 {
+		b.sendFragmented(c, is6, ep.dst, src, frag)
 	}
 	return err
 }
 
 // sendOnce builds the messages for bufs and writes them.
-func (b *sharedBind) sendOnce(c *net.UDPConn, bw batchWriter, offload bool, ua *net.UDPAddr, ep *endpoint, src source, bufs [][]byte, msgs []ipv6.Message) error {
+func (b *sharedBind) sendOnce(c *net.UDPConn, bw batchWriter, offload bool, ua *net.UDPAddr, ep *endpoint, src source, bufs [][]byte, msgs []ipv6.Message, frag *[][]byte) error {
 	var n int
 	if offload {
 		n = coalesce(ua, ep.dst.Addr().Is6(), src, bufs, msgs)
@@ -92,9 +101,11 @@ func (b *sharedBind) sendOnce(c *net.UDPConn, bw batchWriter, offload bool, ua *
 		if !isMsgSize(err) || start >= n {
 			return err
 		}
+		// The kernel knows a smaller path MTU toward the peer.
+		b.hints.note(ep.dst, src.addr)
 		// msgs[start] is too big for the route: send its segments on
 		// their own and carry on with the rest of the batch.
-		if err := b.sendSplit(bw, &msgs[start], ep.dst, src); err != nil {
+		if err := b.sendSplit(bw, &msgs[start], ep.dst, src, frag); err != nil {
 			return err
 		}
 		start++
@@ -103,18 +114,19 @@ func (b *sharedBind) sendOnce(c *net.UDPConn, bw batchWriter, offload bool, ua *
 }
 
 // sendSplit sends the segments of a GSO message that the kernel refused
-// with EMSGSIZE as separate datagrams. Without UDP_SEGMENT the kernel
-// fragments a datagram larger than the route's MTU rather than refusing it
-// (the socket does not set IP_PMTUDISC_DO), so the segments that fit go
-// out as they are and only the oversize ones are fragmented; a datagram
-// refused even so is dropped and counted, never failing the others.
-func (b *sharedBind) sendSplit(bw batchWriter, msg *ipv6.Message, dst netip.AddrPort, src source) error {
+// with EMSGSIZE as separate datagrams: the kernel refuses the whole
+// message when its segment size exceeds the path MTU it knows, though
+// the last, shorter segment or a batch sent before the MTU dropped may
+// fit. The socket sets Don't Fragment (IP_PMTUDISC_DO): a datagram
+// refused even alone is added to frag, which Send sends again without DF
+// (sendFragmented), never failing the others; the refusal has already
+// queued a hint that lowers the peer's limit (sizehint_linux.go).
+func (b *sharedBind) sendSplit(bw batchWriter, msg *ipv6.Message, dst netip.AddrPort, src source, frag *[][]byte) error {
 	b.sendOversize.Add(1)
 	buf := msg.Buffers[0]
 	seg := segmentSizeOf(msg.OOB)
 	if seg == 0 || seg >= len(buf) {
-		b.sendDropped.Add(1)
-		b.sendLog.note(dst, "datagram too big for the route, dropped", len(buf), b.sendStats())
+		*frag = append(*frag, buf)
 		return nil
 	}
 	parts := b.getMessages()
@@ -141,11 +153,60 @@ func (b *sharedBind) sendSplit(bw batchWriter, msg *ipv6.Message, dst netip.Addr
 		if !isMsgSize(err) || start >= k {
 			return err
 		}
-		b.sendDropped.Add(1)
-		b.sendLog.note(dst, "datagram too big for the route, dropped", len((*parts)[start].Buffers[0]), b.sendStats())
+		*frag = append(*frag, (*parts)[start].Buffers[0])
 		start++
 	}
 	return nil
+}
+
+// sendFragmented sends datagrams to dst that the kernel refused with
+// EMSGSIZE on their own, with Don't Fragment off, so that the kernel
+// fragments them to the path MTU it knows: WireGuard data sent before the
+// peer's limit came down (the hint lowers it within a second), and inner
+// IPv6 packets up to 1280 bytes over a limit below 1280, which IPv6
+// requires a link to carry and which relied on outer fragmentation before
+// the socket set DF. Linux has no per-datagram DF for IPv4, so the socket's
+// mode is switched to IP_PMTUDISC_DONT / IPV6_PMTUDISC_DONT and back while
+// dfMu is held exclusively: no other datagram, a QUIC probe least of all,
+// leaves without DF meanwhile. This is rare (refusals only) and costs every
+// other send one uncontended read lock. A datagram that cannot be sent
+// even so is dropped and counted.
+func (b *sharedBind) sendFragmented(c *net.UDPConn, is6 bool, dst netip.AddrPort, src source, bufs [][]byte) {
+	network, level, opt, dont := "udp4", unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_DONT
+	if is6 {
+		network, level, opt, dont = "udp6", unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_DONT
+	}
+	var oob []byte
+	if src.addr.IsValid() {
+		oob = srcControl(nil, src.addr, src.ifidx)
+	}
+	b.dfMu.Lock()
+	defer b.dfMu.Unlock()
+	rc, err := c.SyscallConn()
+	var serr error
+	if err == nil {
+		err = rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), level, opt, dont) })
+	}
+	if err == nil {
+		err = serr
+	}
+	if err != nil {
+		b.sendDropped.Add(uint64(len(bufs)))
+		b.sendLog.note(dst, "datagram too big for the route, dropped", len(bufs[0]), b.sendStats())
+		return
+	}
+	for _, buf := range bufs {
+		if _, _, err := c.WriteMsgUDPAddrPort(buf, oob, dst); err != nil {
+			b.sendDropped.Add(1)
+			b.sendLog.note(dst, "datagram too big for the route, dropped", len(buf), b.sendStats())
+			continue
+		}
+		b.sendFragCount.Add(1)
+	}
+	if err := rc.Control(func(fd uintptr) { serr = setPMTUDisc(int(fd), network) }); err == nil && serr != nil {
+		b.log.Error("restoring Don't Fragment on the shared socket", "err", serr)
+	}
+	b.sendLog.note(dst, "datagram too big for the path sent fragmented", len(bufs[0]), b.sendStats())
 }
 
 // isMsgSize reports a send refused because the datagram exceeds the
@@ -158,6 +219,8 @@ func (b *sharedBind) sendStats() SendStats {
 		Oversize:    b.sendOversize.Load(),
 		Resegmented: b.sendResegmented.Load(),
 		Dropped:     b.sendDropped.Load(),
+		Fragmented:  b.sendFragCount.Load(),
+		Hints:       b.sendHints.Load(),
 	}
 }
 

@@ -48,7 +48,7 @@ func TestSendEMSGSIZE(t *testing.T) {
 	ep := newEndpoint(netip.MustParseAddrPort("198.51.100.1:51820"), netip.Addr{}, 0)
 	ua := net.UDPAddrFromAddrPort(ep.dst)
 	// Two GSO runs: 1452-byte datagrams (over a 1280 route), then 1000-byte
-	// ones (fitting). One datagram of 70000 bytes cannot go at all.
+	// ones (fitting).
 	// Like wireguard-go's, the buffers have room for coalescing.
 	dgram := func(fill byte, n int) []byte {
 		b := make([]byte, n, 1<<16)
@@ -68,34 +68,51 @@ func TestSendEMSGSIZE(t *testing.T) {
 	for i := range bufs {
 		orig[i] = bytes.Clone(bufs[i])
 	}
-	w := &msgSizeWriter{mtu: 1280 - 28, max: 65507}
+	// The socket sets DF: the kernel refuses single datagrams over the
+	// route's MTU too.
+	w := &msgSizeWriter{mtu: 1280 - 28, max: 1280 - 28}
 	msgs := b.getMessages()
 	defer b.putMessages(msgs)
-	if err := b.sendOnce(nil, w, true, ua, ep, source{}, bufs, *msgs); err != nil {
+	var frag [][]byte
+	if err := b.sendOnce(nil, w, true, ua, ep, source{}, bufs, *msgs, &frag); err != nil {
 		t.Fatalf("send failed: %v", err)
 	}
-	if len(w.sent) != len(orig) {
-		t.Fatalf("%d datagrams went out, want %d", len(w.sent), len(orig))
+	// The fitting datagrams went out in order; the refused ones wait, in
+	// order, to be sent without DF (sendFragmented).
+	if len(w.sent) != 4 {
+		t.Fatalf("%d datagrams went out, want the 4 that fit", len(w.sent))
 	}
-	for i := range orig {
-		if !bytes.Equal(w.sent[i], orig[i]) {
-			t.Fatalf("datagram %d differs or out of order", i)
+	for i := range w.sent {
+		if !bytes.Equal(w.sent[i], orig[5+i]) {
+			t.Fatalf("datagram %d differs or out of order", 5+i)
+		}
+	}
+	if len(frag) != 5 {
+		t.Fatalf("%d datagrams to fragment, want 5", len(frag))
+	}
+	for i := range frag {
+		if !bytes.Equal(frag[i], orig[i]) {
+			t.Fatalf("datagram %d to fragment differs or out of order", i)
 		}
 	}
 	if st := b.sendStats(); st.Oversize != 1 || st.Resegmented != 1 || st.Dropped != 0 {
 		t.Fatalf("stats %+v", st)
 	}
 
-	// A single datagram refused even alone is dropped; the rest go.
+	// Without GSO: a single datagram refused is set aside; the rest go.
 	w = &msgSizeWriter{mtu: 1280 - 28, max: 1400}
 	bufs = [][]byte{dgram(1, 1452), dgram(2, 100)}
-	if err := b.sendOnce(nil, w, false, ua, ep, source{}, bufs, *msgs); err != nil {
+	frag = nil
+	if err := b.sendOnce(nil, w, false, ua, ep, source{}, bufs, *msgs, &frag); err != nil {
 		t.Fatalf("send failed: %v", err)
 	}
 	if len(w.sent) != 1 || len(w.sent[0]) != 100 {
 		t.Fatalf("sent %d datagrams", len(w.sent))
 	}
-	if st := b.sendStats(); st.Oversize != 2 || st.Dropped != 1 {
+	if len(frag) != 1 || len(frag[0]) != 1452 {
+		t.Fatalf("%d datagrams to fragment, want the one of 1452 bytes", len(frag))
+	}
+	if st := b.sendStats(); st.Oversize != 2 {
 		t.Fatalf("stats %+v", st)
 	}
 }

@@ -1,11 +1,13 @@
 package tunnel
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -15,6 +17,9 @@ type controlSender interface {
 	sendControl(b []byte, to netip.AddrPort, local netip.Addr) error
 	// localAddr is the socket's local address.
 	localAddr() net.Addr
+	// controlFDs runs fn on the descriptor of each open socket and keeps
+	// the socket's own options (controlConn.SyscallConn).
+	controlFDs(fn func(fd uintptr)) error
 }
 
 // maxReplySources bounds the remembered "which local address did this
@@ -163,6 +168,23 @@ func (c *controlConn) Close() error {
 // LocalAddr implements net.PacketConn.
 func (c *controlConn) LocalAddr() net.Addr { return c.s.localAddr() }
 
+// SyscallConn gives quic-go what it needs to run path MTU discovery on
+// the shared socket. quic-go (v0.65, wrapConn) enables DPLPMTUD only when
+// the net.PacketConn it is given has a SyscallConn whose Control lets it
+// set IP_MTU_DISCOVER / IPV6_MTU_DISCOVER (for one family at least) and
+// whose LocalAddr is a *net.UDPAddr. Control runs on the shared socket's
+// descriptors, which the Bind opens with Don't Fragment set
+// (pmtudisc_linux.go) and keeps so: the Bind's mode is re-applied after
+// quic-go's own. The control side is still not an OOBCapablePacketConn
+// (no ReadMsgUDP), so quic-go reads and writes it one datagram at a time
+// with ReadFrom and WriteTo. A datagram the kernel refuses as too big
+// fails WriteTo with an error that errors.Is EMSGSIZE, which quic-go
+// takes as the loss of that packet (a path MTU probe: the search goes
+// lower).
+func (c *controlConn) SyscallConn() (syscall.RawConn, error) {
+	return controlRawConn{s: c.s}, nil
+}
+
 // SetReadBuffer exists so that quic-go does not warn about buffer sizes:
 // the shared socket's buffers are sized (7 MB) when it is opened.
 func (c *controlConn) SetReadBuffer(int) error { return nil }
@@ -236,3 +258,25 @@ func isClosed(c chan struct{}) bool {
 		return false
 	}
 }
+
+// controlRawConn is the syscall.RawConn of the control side
+// (controlConn.SyscallConn). quic-go uses it once, when a Transport
+// starts, to size the buffers (already sized) and to set Don't Fragment
+// (already set); that it succeeds is what tells quic-go the socket has DF
+// and that it may run path MTU discovery. Read and Write are not
+// supported: the control side reads from the demultiplexer.
+type controlRawConn struct{ s controlSender }
+
+var _ syscall.RawConn = controlRawConn{}
+
+// errRawIO is returned by controlRawConn's Read and Write.
+var errRawIO = errors.New("tunnel: the control connection has no socket of its own to read or write")
+
+// Control runs fn on the shared socket's descriptors (controlSender.controlFDs).
+func (r controlRawConn) Control(fn func(fd uintptr)) error { return r.s.controlFDs(fn) }
+
+// Read is not supported (errRawIO).
+func (controlRawConn) Read(func(fd uintptr) bool) error { return errRawIO }
+
+// Write is not supported (errRawIO).
+func (controlRawConn) Write(func(fd uintptr) bool) error { return errRawIO }

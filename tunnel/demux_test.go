@@ -149,6 +149,9 @@ func (f *fakeSender) sendControl(b []byte, to netip.AddrPort, local netip.Addr) 
 	return f.err
 }
 
+// controlFDs has no descriptor to run fn on.
+func (f *fakeSender) controlFDs(func(fd uintptr)) error { return nil }
+
 func (f *fakeSender) localAddr() net.Addr {
 	return net.UDPAddrFromAddrPort(netip.MustParseAddrPort("198.18.0.1:51820"))
 }

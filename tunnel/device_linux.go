@@ -38,6 +38,11 @@ type Device struct {
 	mtu    int         // interface MTU
 	routes *peerRoutes // allowed prefixes and SetPeerMTU values, guarded by mu
 	roam   *roamGuard  // endpoints named by re-points and retired ones, guarded by mu
+
+	// The goroutine that applies EMSGSIZE hints (followSizeHints).
+	hintStop     chan struct{}
+	hintDone     chan struct{}
+	hintStopOnce sync.Once
 }
 
 var _ DataPlane = (*Device)(nil)
@@ -90,6 +95,8 @@ func New(cfg Config) (*Device, error) {
 	d.log = d.log.With("iface", d.name)
 
 	d.bind = newSharedBind(cfg.ListenAddr.Addr(), cfg.SocketHook, d.netns, d.m, d.log)
+	d.hintStop, d.hintDone = make(chan struct{}), make(chan struct{})
+	go d.followSizeHints(d.hintStop, d.hintDone)
 	d.ctrl = newControlConn(d.m, d.bind)
 	d.ctrl.routeSource = cfg.RouteControlSource
 	d.mtuf = newMTUFilter(d.tun, d.log)
@@ -349,14 +356,30 @@ func (d *Device) Rebind() error {
 	return nil
 }
 
+// stopSizeHints stops the goroutine that applies EMSGSIZE hints, if New
+// started it, and waits for it. Idempotent; mu must not be held.
+func (d *Device) stopSizeHints() {
+	d.hintStopOnce.Do(func() {
+		if d.hintStop != nil {
+			close(d.hintStop)
+			<-d.hintDone
+		}
+	})
+}
+
 // Close implements DataPlane.
 func (d *Device) Close() error {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if d.closed {
+		d.mu.Unlock()
 		return nil
 	}
 	d.closed = true
+	d.mu.Unlock()
+	// The hint goroutine takes mu: stop it before holding mu again.
+	d.stopSizeHints()
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	d.teardown()
 	d.log.Info("data plane closed")
 	return nil
@@ -364,6 +387,7 @@ func (d *Device) Close() error {
 
 // teardown releases whatever New got as far as creating.
 func (d *Device) teardown() {
+	d.stopSizeHints()
 	if d.uapi != nil {
 		d.uapi.close()
 	}

@@ -166,23 +166,60 @@
 // IPv6 requires links of 1280 bytes, so inner IPv6 is never held below
 // that: with a limit under 1280, IPv6 packets up to 1280 bytes still go to
 // the peer (a "packet too big" never says less than 1280) and the outer
-// layer fragments their datagrams, which it does where the kernel knows
-// the outer path MTU (a 1280-byte cellular link: see EMSGSIZE below). New
-// IPv6 TCP connections are clamped to the real limit and never need it.
-// Across a silent black hole the kernel does not know, such IPv6 packets
-// are lost.
+// layer fragments their datagrams where the kernel knows the outer path
+// MTU (a 1280-byte cellular link: the socket sets DF, the kernel refuses
+// them, and they are sent again with DF off; see EMSGSIZE below). Across
+// a silent black hole the kernel does not know, and they are lost. New
+// IPv6 TCP connections are clamped to the real limit and never send them.
+//
+// # Don't Fragment and path MTU discovery
+//
+// The shared socket sets IP_PMTUDISC_DO / IPV6_PMTUDISC_DO when it is
+// opened (also by Rebind), so every datagram, WireGuard and QUIC, leaves
+// with DF and the kernel refuses what exceeds the path MTU it knows (the
+// link's, or a smaller one learned from ICMP) with EMSGSIZE. DO rather
+// than PROBE: PROBE checks only the local link, so a size ICMP taught the
+// kernel would be sent anyway and lost further along.
+//
+// quic-go (v0.65) runs its path MTU discovery (DPLPMTUD, RFC 8899) only
+// on a socket it can set DF on: ControlConn has a SyscallConn whose
+// Control runs quic-go's setsockopt calls on the shared sockets (and
+// re-applies DO after them, since quic-go sets PROBE) and a *net.UDPAddr
+// LocalAddr, which is what quic-go checks. ControlConn stays a plain
+// net.PacketConn otherwise (no ReadMsgUDP: no batching, GSO or ECN for
+// QUIC). A probe refused with EMSGSIZE reaches quic-go as a WriteTo error
+// that errors.Is EMSGSIZE, which it counts as a lost probe. The lab test
+// TestDPLPMTUDSharedSocketLab watches quic-go's qlog over a silent
+// 1280-byte hop: both ends conclude at 1251 bytes of UDP payload over
+// IPv4 (1280-28 = 1252) and at 1231 over IPv6 (1232), also after a
+// Rebind.
 //
 // # EMSGSIZE
 //
 // With UDP GSO the kernel refuses a whole message whose segment size
-// exceeds the route's MTU (EMSGSIZE), and sendmmsg stops there. Send then
-// re-sends that message's segments one by one without GSO (the kernel
-// fragments those larger than the route's MTU, as the socket does not set
-// IP_PMTUDISC_DO) and carries on with the rest of the batch; a datagram
-// refused even alone is dropped. Nothing of it fails the peer's send.
-// SendStats counts the refused messages, the re-sent batches and the drops;
-// the log gets one line per 5 s per peer endpoint and cause. MTUStats
-// counts the filter's clamps, drops, fragments and ICMP errors.
+// exceeds the path MTU it knows (EMSGSIZE), and sendmmsg stops there.
+// Send then re-sends that message's segments one by one without GSO (the
+// last, shorter one may fit) and carries on with the rest of the batch. A
+// datagram refused even alone is sent again after the batch with DF off,
+// so that the kernel fragments it (SendStats.Fragmented): Linux has no
+// per-datagram DF for IPv4, so the socket's mode is switched to DONT and
+// back under a lock that every other send, WireGuard or QUIC, holds
+// shared, and no other datagram leaves without DF meanwhile. Nothing of
+// it fails the peer's send.
+//
+// A refusal is also a hint (sizehint_linux.go): the kernel knows a
+// smaller path MTU toward that endpoint than the peer's limit allows. At
+// most once per second per endpoint, a goroutine of the Device reads it
+// (IP_MTU / IPV6_MTU of a UDP socket connected to the endpoint, in the
+// Device's namespace, from the endpoint's source address) and lowers the
+// limit of the peers at that endpoint to what it carries, as SetPeerMTU
+// would; the filter then clamps and sends ICMP to inner senders at once,
+// before QUIC's search concludes. The control side's next SetPeerMTU
+// replaces it, as any SetPeerMTU does. SendStats counts the refused
+// messages, the re-sent batches, the datagrams sent fragmented, the drops
+// and the lowered limits (Hints); the log gets one line per 5 s per peer endpoint and cause,
+// and one per lowered limit. MTUStats counts the filter's clamps, drops,
+// fragments and ICMP errors.
 //
 // Measured on the same VM: the filter costs ~4.5 ns per full-size packet
 // under a limit and nothing measurable without one (BenchmarkFilterRead);

@@ -250,13 +250,29 @@ func TestPathMTULab(t *testing.T) {
 	})
 
 	t.Run("EMSGSIZE does not stall the side whose link is narrow", func(t *testing.T) {
-		// b's kernel refuses its GSO batches of 1480-byte datagrams; they
-		// are re-sent one by one and fragmented by the kernel.
+		// b's kernel refuses its GSO batches of 1480-byte datagrams (DF
+		// is set); they are re-sent one by one, refused again and
+		// dropped, and the refusal lowers b's limit toward a to what its
+		// link carries, so TCP is told by ICMP and goes on.
 		ln := listenTCP(t, p.nsA, vipA)
 		c := dialTCP(t, p.nsB, ln)
 		transfer(t, c, accept(t, ln), 1<<20, 30*time.Second)
 		if st := p.b.SendStats(); st.Oversize == 0 || st.Resegmented == 0 {
 			t.Fatalf("send stats %+v: no refused batch was re-sent", st)
+		}
+		// The socket sets DF: the refusals were hints, and b's limit
+		// toward a is what its 1280-byte link carries.
+		if st := p.b.SendStats(); st.Hints == 0 {
+			t.Fatalf("send stats %+v: no limit lowered by EMSGSIZE", st)
+		}
+		if got, want := peerOf(t, p.b, p.kA.PublicKey()).MTU, InnerMTU(1280-28); got != want {
+			t.Fatalf("b's limit toward a after EMSGSIZE = %d, want %d", got, want)
+		}
+		// b's kernel learned that limit from the filter's ICMP errors;
+		// forget it, so that the connections below start unclamped.
+		run(t, "ip", "-n", p.nsB, "route", "flush", "cache")
+		if out := run(t, "ip", "-n", p.nsB, "route", "get", vipA.String()); strings.Contains(out, " mtu ") {
+			t.Fatalf("b's kernel still has a path MTU toward a: %s", out)
 		}
 	})
 
@@ -334,6 +350,36 @@ func TestPathMTULab(t *testing.T) {
 			if !strings.Contains(out, c.want) {
 				t.Fatalf("route to %v after an oversize datagram:\n%s", c.dst, out)
 			}
+		}
+	})
+
+	t.Run("inner IPv6 up to 1280 bytes crosses a narrow link the kernel knows, fragmented outside", func(t *testing.T) {
+		// Over a limit of 1220 the tunnel still carries IPv6 packets of
+		// 1280 bytes; b's kernel refuses their 1340-byte datagrams (DF)
+		// and b sends them again without DF, fragmented to its link.
+		var u *net.UDPConn
+		inNetns(t, p.nsB, func() {
+			var err error
+			u, err = net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(vip6A, echoPort)))
+			if err != nil {
+				panic(err)
+			}
+		})
+		defer u.Close()
+		fragBefore := p.b.SendStats().Fragmented
+		rxBefore := peerOf(t, p.a, p.kB.PublicKey()).RxBytes
+		if _, err := u.Write(make([]byte, 1280-48)); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for peerOf(t, p.a, p.kB.PublicKey()).RxBytes < rxBefore+1280 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if got := peerOf(t, p.a, p.kB.PublicKey()).RxBytes - rxBefore; got < 1280 {
+			t.Fatalf("a received %d bytes from b, want the 1280-byte packet", got)
+		}
+		if st := p.b.SendStats(); st.Fragmented == fragBefore {
+			t.Fatalf("send stats %+v: nothing sent fragmented", st)
 		}
 	})
 
