@@ -21,13 +21,14 @@ const moveKeepalives = 2
 
 // announceOnMove decides whether a handover announces the move to the
 // home agent's data plane ahead of the binding update (announceMove):
-// only when the path the node leaves is gone (prev is no longer among the
-// usable links with the same addresses and gateways, or there was no
-// previous link). While the old path still works, the home agent keeps
-// sending there until the binding update has been accepted
-// (make-before-break): that update also carries the new path's MTU, and
-// downlink packets sent on the new path before it could be too large
-// for it.
+// only when the path the node leaves is gone: prev is no longer among the
+// usable links with the same addresses and gateways, or hadPrev is false
+// (there was no previous link, or the node fails over from a path it
+// found dead, whose link may still look usable). While the old path
+// still works, the home agent keeps sending there until the binding
+// update has been accepted (make-before-break): that update also carries
+// the new path's MTU, and downlink packets sent on the new path before it
+// could be too large for it.
 func announceOnMove(prev Link, hadPrev bool, usable []Link) bool {
 	if !hadPrev {
 		return true

@@ -21,6 +21,7 @@ func TestAnnounceOnMove(t *testing.T) {
 		want    bool
 	}{
 		{"first link after none", Link{}, false, []Link{cell}, true},
+		{"failover from a dead path, its link still up", wifi, false, []Link{cell, wifi}, true},
 		{"old link gone (wifi to cellular)", wifi, true, []Link{cell}, true},
 		{"old link gone (cellular to wifi)", cell, true, []Link{wifi}, true},
 		{"old link still usable (preferred link came up)", cell, true, []Link{wifi, cell}, false},

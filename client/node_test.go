@@ -377,12 +377,19 @@ func TestNodeFailsOverOnDeadPath(t *testing.T) {
 	// The home agent stops answering: heartbeats fail, the node avoids
 	// wlan0 and moves to wwan0; the path is still dead, so it keeps
 	// trying until the home agent answers again.
+	dp := <-e.dp
+	ha := haPeer(t, dp)
 	e.ha.Drop(true)
 	e.waitFor("failover attempt", func(s client.Status) bool { return s.Interface == "wwan0" })
 	e.ha.Drop(false)
 	st := e.waitFor("registered on cellular", func(s client.Status) bool { return s.State == "registered" && s.Interface == "wwan0" })
 	if b, _ := e.ha.Binding("phone"); b.Via != 4 {
 		t.Errorf("binding via %d after failover, want 4 (wwan0): %+v", b.Via, st)
+	}
+	// wlan0 is still up but its path is dead: the failover is announced
+	// to the home agent's peer as a move off a link that is gone.
+	if n := dp.Keepalives()[ha]; n < 2 {
+		t.Errorf("%d keepalives to the home agent after failing over from a dead path, want at least 2", n)
 	}
 }
 
