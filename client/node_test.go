@@ -3,8 +3,10 @@ package client_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"net"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +22,31 @@ import (
 type fakeDP struct {
 	*tunneltest.DataPlane
 	pc net.PacketConn
+
+	mu         sync.Mutex
+	keepalives map[tunnel.Key]int // SendKeepalive calls per peer
+}
+
+// SendKeepalive records the call; an unknown peer is refused as
+// tunnel.Device refuses it.
+func (d *fakeDP) SendKeepalive(pub tunnel.Key) error {
+	if _, ok := d.Peer(pub); !ok {
+		return tunnel.ErrUnknownPeer
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.keepalives == nil {
+		d.keepalives = map[tunnel.Key]int{}
+	}
+	d.keepalives[pub]++
+	return nil
+}
+
+// Keepalives returns the number of SendKeepalive calls per peer.
+func (d *fakeDP) Keepalives() map[tunnel.Key]int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return maps.Clone(d.keepalives)
 }
 
 func (d *fakeDP) ControlConn() net.PacketConn { return d.pc }
@@ -350,12 +377,19 @@ func TestNodeFailsOverOnDeadPath(t *testing.T) {
 	// The home agent stops answering: heartbeats fail, the node avoids
 	// wlan0 and moves to wwan0; the path is still dead, so it keeps
 	// trying until the home agent answers again.
+	dp := <-e.dp
+	ha := haPeer(t, dp)
 	e.ha.Drop(true)
 	e.waitFor("failover attempt", func(s client.Status) bool { return s.Interface == "wwan0" })
 	e.ha.Drop(false)
 	st := e.waitFor("registered on cellular", func(s client.Status) bool { return s.State == "registered" && s.Interface == "wwan0" })
 	if b, _ := e.ha.Binding("phone"); b.Via != 4 {
 		t.Errorf("binding via %d after failover, want 4 (wwan0): %+v", b.Via, st)
+	}
+	// wlan0 is still up but its path is dead: the failover is announced
+	// to the home agent's peer as a move off a link that is gone.
+	if n := dp.Keepalives()[ha]; n < 2 {
+		t.Errorf("%d keepalives to the home agent after failing over from a dead path, want at least 2", n)
 	}
 }
 
@@ -706,5 +740,51 @@ func TestNodePathMTU(t *testing.T) {
 	st = e.waitFor("back on Wi-Fi", func(s client.Status) bool { return s.State == "registered" && s.Interface == "wlan0" })
 	if st.PathMTU != 1220 || (st.PathMTUSource != client.MTUFromMemory && st.PathMTUSource != client.MTUFromSearch) {
 		t.Fatalf("back on Wi-Fi: path MTU %d (%s), want 1220 remembered (or already discovered again)", st.PathMTU, st.PathMTUSource)
+	}
+}
+
+// haPeer returns the one WireGuard peer the node configured: the home
+// agent's.
+func haPeer(t *testing.T, dp *fakeDP) tunnel.Key {
+	t.Helper()
+	ps, err := dp.Peers()
+	if err != nil || len(ps) != 1 {
+		t.Fatalf("peers %+v, %v; want the home agent's", ps, err)
+	}
+	return ps[0].PublicKey
+}
+
+func TestNodeAnnouncesMoveWhenOldLinkIsGone(t *testing.T) {
+	e := enrollEnv(t, clienttest.Config{})
+	e.start(netState(wifiLink), nil)
+	e.waitFor("registration", registered)
+	dp := <-e.dp
+	ha := haPeer(t, dp)
+	if n := dp.Keepalives()[ha]; n != 0 {
+		t.Fatalf("%d keepalives before any move", n)
+	}
+
+	// Wi-Fi goes away: the home agent's peer gets keepalives from the
+	// new path, before the binding update.
+	e.w.Set(netState(cellLink))
+	e.waitFor("handover to cellular", func(s client.Status) bool { return s.Handovers == 1 && registered(s) })
+	ka := dp.Keepalives()
+	if ka[ha] != 2 || len(ka) != 1 {
+		t.Errorf("after losing Wi-Fi: keepalives %v, want 2 to the home agent %s", ka, ha)
+	}
+
+	// Wi-Fi comes back while cellular still works: make-before-break,
+	// the binding update alone moves the home agent.
+	e.w.Set(netState(wifiLink, cellLink))
+	e.waitFor("handover to Wi-Fi", func(s client.Status) bool { return s.Handovers == 2 && registered(s) && s.Interface == "wlan0" })
+	if n := dp.Keepalives()[ha]; n != 2 {
+		t.Errorf("moving off a link that still works sent keepalives: %d in all, want the earlier 2", n)
+	}
+
+	// Wi-Fi goes away again with cellular the standby: announced again.
+	e.w.Set(netState(cellLink))
+	e.waitFor("failover to the standby", func(s client.Status) bool { return s.Handovers == 3 && registered(s) })
+	if n := dp.Keepalives()[ha]; n != 4 {
+		t.Errorf("after losing Wi-Fi with a standby: %d keepalives in all, want 4", n)
 	}
 }

@@ -382,8 +382,10 @@ func (r *runner) pinHomeAgent() {
 }
 
 // handover moves the control session and the binding to the new primary
-// link: route the home agent through it, rebind the shared socket, open a
-// new QUIC connection from it and send the binding update on it at once,
+// link: route the home agent through it, rebind the shared socket, send
+// the home agent's WireGuard peer keepalives from it when the old link is
+// gone (announceOnMove), open a new QUIC connection from it and send the
+// binding update on it at once,
 // and only then close the old connection (make-before-break). If the new
 // path does not work while the old link is still there and its session
 // alive, the node goes back to it and avoids the new link for a while.
@@ -397,6 +399,9 @@ func (r *runner) handover(reason string, at time.Time, prev Link, hadPrev bool) 
 		r.n.updateStatus(func(s *Status) { s.State = "no-link" })
 		r.reconnect.Stop()
 		return
+	}
+	if announceOnMove(prev, hadPrev, r.net.Usable(r.cfg.Preference)) {
+		r.announceMove()
 	}
 	if r.connect(reason, at) {
 		return
