@@ -32,6 +32,7 @@ func quicConfig(idle time.Duration) *quic.Config {
 		MaxIdleTimeout:       idle,
 		KeepAlivePeriod:      0,
 		InitialPacketSize:    binding.InitialPacketSize,
+		EnableDatagrams:      true, // the path MTU search assist (mtuassist.go)
 	}
 }
 
@@ -61,6 +62,9 @@ type session struct {
 	done     chan struct{}
 	closed   bool
 	readDone chan struct{}
+	// assistDone is closed when the path MTU search assist has stopped;
+	// nil for a session without one (tests on a bare stream).
+	assistDone chan struct{}
 }
 
 // controlStream is the part of a *quic.Stream the session uses.
@@ -73,7 +77,7 @@ type controlStream interface {
 // dialSession opens a control connection to addr over tr and its control
 // stream.
 func dialSession(ctx context.Context, tr *quic.Transport, addr netip.AddrPort, tlsConf *tls.Config, qconf *quic.Config, log *slog.Logger) (*session, error) {
-	trace := &mtuTrace{ch: make(chan mtuUpdate, 1)}
+	trace := &mtuTrace{ch: make(chan mtuUpdate, 1), concluded: make(chan struct{})}
 	qconf = qconf.Clone()
 	qconf.Tracer = func(context.Context, bool, quic.ConnectionID) qlogwriter.Trace { return trace }
 	conn, err := tr.Dial(ctx, net.UDPAddrFromAddrPort(addr), tlsConf, qconf)
@@ -91,6 +95,8 @@ func dialSession(ctx context.Context, tr *quic.Transport, addr netip.AddrPort, t
 	s := newSession(conn, stream, addr, log)
 	s.mtu = trace.ch
 	go s.readLoop()
+	s.assistDone = make(chan struct{})
+	go s.runSearchAssist(trace.concluded)
 	return s, nil
 }
 
@@ -113,11 +119,13 @@ type mtuUpdate struct {
 type mtuTrace struct {
 	ch          chan mtuUpdate
 	settleAfter time.Duration // 0: mtuSettle
+	concluded   chan struct{} // closed at the first concluded result; nil: not wanted
 
 	mu     sync.Mutex
 	settle *time.Timer
 	gen    uint64 // invalidates a timer armed for an earlier result
 	closed bool
+	ended  bool // concluded was closed, guarded by mu
 }
 
 // mtuSettle is how long after its last confirmed size a path MTU search
@@ -158,8 +166,17 @@ func (t *mtuTrace) RecordEvent(ev qlogwriter.Event) {
 	t.put(mtuUpdate{payload: e.Value, done: e.Done})
 }
 
-// put hands u to the loop, replacing a result it has not read yet.
+// put hands u to the loop, replacing a result it has not read yet; a
+// concluded result also ends the search assist.
 func (t *mtuTrace) put(u mtuUpdate) {
+	if u.done && t.concluded != nil {
+		t.mu.Lock()
+		if !t.ended {
+			t.ended = true
+			close(t.concluded)
+		}
+		t.mu.Unlock()
+	}
 	for {
 		select {
 		case t.ch <- u:
@@ -435,5 +452,8 @@ func (s *session) Close() error {
 		s.fail(fmt.Errorf("client: session to %s: %w", s.remote, net.ErrClosed))
 	}
 	<-s.readDone
+	if s.assistDone != nil {
+		<-s.assistDone
+	}
 	return nil
 }

@@ -326,7 +326,11 @@ func (s *Server) quicConfig() *quic.Config {
 		MaxIncomingStreams:    4,
 		MaxIncomingUniStreams: -1,
 		InitialPacketSize:     binding.InitialPacketSize,
-		Tracer:                tracePaths,
+		// Devices keep their connections sending while path MTU
+		// discovery runs with one-byte datagrams, which the home agent
+		// never reads: quic-go drops them from a queue of its own.
+		EnableDatagrams: true,
+		Tracer:          tracePaths,
 	}
 }
 
