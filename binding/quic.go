@@ -1,5 +1,7 @@
 package binding
 
+import "time"
+
 // InitialPacketSize is the UDP payload size of the QUIC packets both ends
 // of a control connection send before path MTU discovery has found
 // more (quic.Config.InitialPacketSize): 1232 bytes, the payload of a
@@ -10,3 +12,19 @@ package binding
 // cellular) drops: a handshake packet lost that way costs a probe timeout
 // (about 200 ms) before its retransmission, fragmented, gets through.
 const InitialPacketSize = 1232
+
+// PathMTUSettle is how long after its last confirmed size both ends
+// count a quiet path MTU search as concluded, on a connection whose
+// smoothed RTT is srtt (0 when not known yet). quic-go reports a search's
+// end only when an acknowledged probe ends it; one that ends with lost
+// probes just stops. Probes go out five RTTs apart while the device keeps
+// the connection sending during a search, so a search quiet for four
+// probe intervals is over: at least 250 ms, at most 3 s (the bound for an
+// unknown RTT), since until it concludes the node's traffic over a
+// smaller path than assumed is lost.
+func PathMTUSettle(srtt time.Duration) time.Duration {
+	if srtt <= 0 {
+		return 3 * time.Second
+	}
+	return min(max(20*srtt+srtt, 250*time.Millisecond), 3*time.Second)
+}

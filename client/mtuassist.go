@@ -17,9 +17,12 @@ import (
 // one-byte QUIC DATAGRAM (RFC 9221) every five RTTs and a bit, so each
 // one carries a probe out on the node's side and the home agent's
 // acknowledgement carries one out on its side. The home agent does not
-// read datagrams; quic-go drops them from a small queue. Nothing is sent
-// once the search concluded (mtuTrace), after assistMax, or when the
-// connection ends.
+// read datagrams; quic-go drops them from a small queue. The home
+// agent's search of the other direction is driven by the same datagrams
+// and ends at about the same time, but the node cannot see it: once the
+// node's own search concluded (mtuTrace) the datagrams go on for as long
+// again as it took (at least four intervals), then stop; never after
+// assistMax, or when the connection ends.
 
 const (
 	// assistMax bounds the assist on one connection: a search takes six
@@ -44,6 +47,7 @@ func assistInterval(rtt time.Duration) time.Duration {
 // to the session (started by dialSession, waited for by Close).
 func (s *session) runSearchAssist(concluded <-chan struct{}) {
 	defer close(s.assistDone)
+	start := time.Now()
 	deadline := time.NewTimer(assistMax)
 	defer deadline.Stop()
 	tick := time.NewTimer(assistInterval(s.RTT()))
@@ -55,7 +59,11 @@ func (s *session) runSearchAssist(concluded <-chan struct{}) {
 		case <-s.done:
 			return
 		case <-concluded:
-			return
+			concluded = nil
+			took := time.Since(start)
+			rest := max(took, 4*assistInterval(s.RTT()))
+			deadline.Reset(min(rest, assistMax-took))
+			continue
 		case <-deadline.C:
 			return
 		case <-tick.C:

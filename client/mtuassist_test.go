@@ -35,8 +35,9 @@ func TestAssistInterval(t *testing.T) {
 // TestSearchAssist: on an otherwise idle control connection, the node's
 // datagrams carry quic-go's path MTU probes, so the search concludes
 // within a fraction of a second on loopback instead of at heartbeat pace;
-// once it concluded, no more datagrams are sent, and Close waits for the
-// assist.
+// once it concluded, datagrams go on for the home agent's search for as
+// long again (at least four intervals), then stop, and Close waits for
+// the assist.
 func TestSearchAssist(t *testing.T) {
 	_, haKey, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -111,19 +112,29 @@ func TestSearchAssist(t *testing.T) {
 	if last.payload <= binding.InitialPacketSize {
 		t.Fatalf("search concluded at %d bytes, want above the initial %d on loopback", last.payload, binding.InitialPacketSize)
 	}
+	concludedAt := time.Now()
 	sent := datagrams.Load()
 	if sent == 0 {
 		t.Fatal("the search concluded without the assist's datagrams")
 	}
-	// Concluded: the assist stops (allow one datagram already in flight).
-	time.Sleep(10 * assistMin)
-	if after := datagrams.Load(); after > sent+1 {
-		t.Fatalf("%d datagrams after the search concluded at %d", after-sent, sent)
+	// The tail for the home agent's search: more datagrams, then none.
+	select {
+	case <-s.assistDone:
+	case <-time.After(assistMax):
+		t.Fatal("the assist did not stop after the search concluded")
+	}
+	tail := datagrams.Load()
+	if time.Since(concludedAt) > assistMax/2 {
+		t.Fatalf("the assist went on %v after the search concluded", time.Since(concludedAt))
+	}
+	time.Sleep(5 * assistMin)
+	if after := datagrams.Load(); after > tail+1 {
+		t.Fatalf("%d datagrams after the assist stopped", after-tail)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("search concluded at %d bytes after %d datagrams", last.payload, sent)
+	t.Logf("search concluded at %d bytes after %d datagrams, %d more for the home agent's search", last.payload, sent, tail-sent)
 	cancel()
 	<-served
 }

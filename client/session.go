@@ -94,6 +94,9 @@ func dialSession(ctx context.Context, tr *quic.Transport, addr netip.AddrPort, t
 	}
 	s := newSession(conn, stream, addr, log)
 	s.mtu = trace.ch
+	trace.mu.Lock()
+	trace.rtt = s.RTT
+	trace.mu.Unlock()
 	go s.readLoop()
 	s.assistDone = make(chan struct{})
 	go s.runSearchAssist(trace.concluded)
@@ -112,26 +115,23 @@ type mtuUpdate struct {
 // the latest one waits in ch for the node's loop, older ones unread are
 // replaced. quic-go reports a search's end (Done) only when an
 // acknowledged probe ends it; one that ends with lost probes just stops.
-// So a search that stayed quiet for mtuSettle after its last result
-// counts as concluded at that result; a later, larger one raises it
+// So a search that stayed quiet for binding.PathMTUSettle of the
+// connection's RTT after its last result counts as concluded at that
+// result; a later, larger one raises it
 // again (PathMTU). The settle timer belongs to the trace and stops with
 // the connection (Close).
 type mtuTrace struct {
 	ch          chan mtuUpdate
-	settleAfter time.Duration // 0: mtuSettle
+	settleAfter time.Duration // 0: binding.PathMTUSettle(rtt())
 	concluded   chan struct{} // closed at the first concluded result; nil: not wanted
 
 	mu     sync.Mutex
+	rtt    func() time.Duration // the connection's smoothed RTT once it exists; nil before
 	settle *time.Timer
 	gen    uint64 // invalidates a timer armed for an earlier result
 	closed bool
 	ended  bool // concluded was closed, guarded by mu
 }
-
-// mtuSettle is how long after its last confirmed size a path MTU search
-// counts as concluded: probes go out every five RTTs, so three lost ones
-// take about two seconds on a 100 ms path.
-const mtuSettle = 3 * time.Second
 
 // AddProducer implements qlogwriter.Trace.
 func (t *mtuTrace) AddProducer() qlogwriter.Recorder { return t }
@@ -151,7 +151,11 @@ func (t *mtuTrace) RecordEvent(ev qlogwriter.Event) {
 		}
 		after := t.settleAfter
 		if after <= 0 {
-			after = mtuSettle
+			var rtt time.Duration
+			if t.rtt != nil {
+				rtt = t.rtt()
+			}
+			after = binding.PathMTUSettle(rtt)
 		}
 		t.settle = time.AfterFunc(after, func() {
 			t.mu.Lock()

@@ -178,6 +178,16 @@ func (s *Server) serveConn(ctx context.Context, conn *quic.Conn) {
 			close(stop)
 			<-followed
 		}()
+		ectx, stopEcho := context.WithCancel(ctx)
+		echoed := make(chan struct{})
+		go func() {
+			defer close(echoed)
+			echoSearchDatagrams(ectx, conn, ss.paths)
+		}()
+		defer func() {
+			stopEcho()
+			<-echoed
+		}()
 	}
 	s.mu.Lock()
 	s.conns[ss] = struct{}{}

@@ -76,7 +76,7 @@
 // the search stopped at quic-go's own ceiling. A NAT rebinding makes
 // quic-go search the same network again, and the limit found stays until
 // that search says more. quic-go reports a search's end only when an
-// acknowledged probe ends it, so one that went quiet for mtuSettle counts
+// acknowledged probe ends it, so one that went quiet for binding.PathMTUSettle counts
 // as concluded. `ha binding list` shows each binding's path MTU and
 // whether it is the interface's, the device's, a search under way or
 // discovered.

@@ -83,7 +83,7 @@ func downlinkMTU(payload int, done bool, ifMTU int) pathMTU {
 // interface MTU) until a search on it concludes; a search result never
 // exceeds what the device announced. Otherwise a result of a search still
 // under way (a NAT rebinding makes quic-go search the same network again;
-// a search concluded early by mtuSettle may go on) keeps the limit in
+// a search concluded early by binding.PathMTUSettle may go on) keeps the limit in
 // force unless it confirmed more.
 func nextDownlinkMTU(prev pathMTU, payload int, done, newPath bool, hint, ifMTU int) pathMTU {
 	m := downlinkMTU(payload, done, ifMTU)

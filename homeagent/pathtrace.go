@@ -9,6 +9,8 @@ import (
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/qlog"
 	"github.com/quic-go/quic-go/qlogwriter"
+
+	"github.com/homeip/homeip/binding"
 )
 
 // connPaths follows one control connection's network paths through
@@ -37,20 +39,14 @@ type connPaths struct {
 	// not wait for a device lock: closing a connection waits for that
 	// goroutine, and connections are closed with device locks held.
 	updates chan struct{}
-	// settle concludes a search that went quiet (see mtuSettle); gen
+	// settle concludes a search that went quiet (binding.PathMTUSettle);
+	// gen
 	// invalidates a timer armed for an earlier result or path.
 	settle *time.Timer
 	gen    uint64
 	closed bool
+	rtt    func() time.Duration // the connection's smoothed RTT, set by the session; nil before
 }
-
-// mtuSettle is how long after its last confirmed size a path MTU search
-// counts as concluded. quic-go reports a search's end (MTUUpdated.Done)
-// only when an acknowledged probe ends it; one that ends with lost probes
-// just stops, silently. Probes go out every five RTTs, so three lost ones
-// take about two seconds on a 100 ms path; a result concluded too early
-// is raised again by a later, larger one.
-const mtuSettle = 3 * time.Second
 
 var _ qlogwriter.Trace = (*connPaths)(nil)
 
@@ -120,7 +116,11 @@ func (r pathRecorder) RecordEvent(ev qlogwriter.Event) {
 			if p.settle != nil {
 				p.settle.Stop()
 			}
-			p.settle = time.AfterFunc(mtuSettle, func() { p.settled(gen) })
+			var rtt time.Duration
+			if p.rtt != nil {
+				rtt = p.rtt()
+			}
+			p.settle = time.AfterFunc(binding.PathMTUSettle(rtt), func() { p.settled(gen) })
 		}
 		p.mu.Unlock()
 		p.notify()
@@ -218,8 +218,13 @@ func tracePaths(ctx context.Context, _ bool, _ quic.ConnectionID) qlogwriter.Tra
 }
 
 // pathsOf returns the connPaths of an accepted connection, nil if it has
-// none.
+// none, and gives it the connection's RTT for timing its searches.
 func pathsOf(conn *quic.Conn) *connPaths {
 	p, _ := conn.Context().Value(connPathsKey{}).(*connPaths)
+	if p != nil {
+		p.mu.Lock()
+		p.rtt = func() time.Duration { return conn.ConnectionStats().SmoothedRTT }
+		p.mu.Unlock()
+	}
 	return p
 }
