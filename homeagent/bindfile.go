@@ -35,9 +35,11 @@ var (
 // The bindings file: bindingsMagic, one version byte, a uint32 count of
 // records, each a uint16 length and that many bytes (see appendKept),
 // and a CRC-32C of everything before it. Integers are big-endian.
+// Version 2 added the home agent's local address to each record; version
+// 1 files are still read.
 const (
 	bindingsMagic   = "HIPBIND"
-	bindingsVersion = 1
+	bindingsVersion = 2
 	maxKeptRecord   = 1 << 12
 )
 
@@ -53,6 +55,11 @@ type keptBinding struct {
 	wg                  tunnel.Key
 	since, lastHandover time.Time
 	mtu                 pathMTU
+	// local is the home agent's address the device's control datagrams
+	// arrived on, which its WireGuard packets must leave from (a NAT in
+	// front of the device drops replies from another address); zero when
+	// not known, and then the route decides.
+	local netip.Addr
 }
 
 var mtuStates = []string{mtuInterface, mtuDevice, mtuSearching, mtuDiscovered}
@@ -105,7 +112,7 @@ func appendKept(b []byte, k *keptBinding) []byte {
 		b = appendAddrPort(b, e.Local)
 		b = appendTime(b, e.LastSeen)
 	}
-	return b
+	return appendAddrPort(b, netip.AddrPortFrom(k.local, 0))
 }
 
 // encodeBindings returns the file's contents for ks.
@@ -187,8 +194,8 @@ func (d *decoder) addrPort() netip.AddrPort {
 	return netip.AddrPortFrom(a, d.u16())
 }
 
-// decodeKept decodes one record body.
-func decodeKept(body []byte) (keptBinding, error) {
+// decodeKept decodes one record body of a file of the given version.
+func decodeKept(body []byte, version byte) (keptBinding, error) {
 	d := &decoder{b: body}
 	var k keptBinding
 	n := int(d.u8())
@@ -224,6 +231,9 @@ func decodeKept(body []byte) (keptBinding, error) {
 		e.Observed, e.Local, e.LastSeen = d.addrPort(), d.addrPort(), d.time()
 		k.b.Entries = append(k.b.Entries, e)
 	}
+	if version >= 2 {
+		k.local = d.addrPort().Addr()
+	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail(fmt.Sprintf("%d bytes after the record", len(d.b)))
 	}
@@ -256,7 +266,8 @@ func decodeBindings(data []byte) ([]keptBinding, error) {
 	if len(data) < len(bindingsMagic)+1 || string(data[:len(bindingsMagic)]) != bindingsMagic {
 		return nil, fmt.Errorf("%w: not a bindings file", ErrBindingsCorrupt)
 	}
-	if v := data[len(bindingsMagic)]; v != bindingsVersion {
+	version := data[len(bindingsMagic)]
+	if v := version; v != bindingsVersion && v != 1 {
 		if v > bindingsVersion {
 			return nil, fmt.Errorf("%w: format version %d, this one reads %d", ErrBindingsVersion, v, bindingsVersion)
 		}
@@ -284,7 +295,7 @@ func decodeBindings(data []byte) ([]keptBinding, error) {
 		if n > maxKeptRecord || n > len(rest)-2 {
 			return nil, fmt.Errorf("%w: record %d of %d bytes does not fit", ErrBindingsCorrupt, i, n)
 		}
-		k, err := decodeKept(rest[2 : 2+n])
+		k, err := decodeKept(rest[2:2+n], version)
 		if err != nil {
 			return nil, fmt.Errorf("%w: record %d: %v", ErrBindingsCorrupt, i, err)
 		}

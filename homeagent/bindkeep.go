@@ -5,11 +5,14 @@ import (
 	"errors"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/homeip/homeip/tunnel"
 )
 
 // keepDelay is how long the bindings keeper gathers changes before it
@@ -172,7 +175,21 @@ func (s *Server) keptBindingOf(id string) (keptBinding, bool) {
 	if !ok || d.wg.IsZero() {
 		return keptBinding{}, false
 	}
-	return keptBinding{b: b, wg: d.wg, since: ds.since, lastHandover: ds.lastHandover, mtu: ds.mtu}, true
+	kb := keptBinding{b: b, wg: d.wg, since: ds.since, lastHandover: ds.lastHandover, mtu: ds.mtu}
+	if sd, ok := s.dp.(sourcedDataPlane); ok && b.Primary.IsValid() {
+		kb.local = sd.ControlSource(b.Primary)
+	}
+	return kb, true
+}
+
+// sourcedDataPlane is a data plane that knows which local address a
+// device's control datagrams arrived on and can re-point a peer to leave
+// from a given one (tunnel.Device): a restored binding's peer must answer
+// from the address the device sent to, before any control datagram of
+// the home agent's new life has arrived.
+type sourcedDataPlane interface {
+	ControlSource(ep netip.AddrPort) netip.Addr
+	SetEndpointFrom(pub tunnel.Key, ep netip.AddrPort, src netip.Addr) error
 }
 
 // restoreBindings puts the bindings kept by the home agent's previous
@@ -251,6 +268,11 @@ func (s *Server) restoreOne(kb keptBinding, now time.Time) bool {
 	if err := s.setPeerLocked(ds, d, ev.Endpoint); err != nil {
 		s.cache.Remove(now, id)
 		return false
+	}
+	if sd, ok := s.dp.(sourcedDataPlane); ok && kb.local.IsValid() {
+		if err := sd.SetEndpointFrom(d.wg, ev.Endpoint, kb.local); err != nil {
+			s.log.Warn("restoring the local address toward a device failed", "device", d.name, "local", kb.local, "err", err)
+		}
 	}
 	ds.since, ds.lastHandover, ds.mtu = kb.since, kb.lastHandover, kb.mtu
 	if kb.mtu.Limit != 0 {

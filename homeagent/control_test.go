@@ -138,7 +138,15 @@ func snap(t *testing.T, h *testHA) snapshot {
 	for _, d := range ds {
 		b.WriteString(d.ID + d.Name + d.Enrolled.String() + d.Revoked.String() + string(d.IdentityKey) + "|")
 	}
-	return snapshot{ops: len(h.dp.Ops()), devices: b.String()}
+	// Path MTU discovery sets limits on its own schedule (its search
+	// concludes while the subtests run): not a change a message made.
+	ops := 0
+	for _, op := range h.dp.Ops() {
+		if op.Kind != tunneltest.OpSetPeerMTU {
+			ops++
+		}
+	}
+	return snapshot{ops: ops, devices: b.String()}
 }
 
 func TestRejections(t *testing.T) {

@@ -222,7 +222,7 @@ func (d *Device) SetPeer(p Peer) error {
 	}
 	if p.Endpoint.IsValid() {
 		if peer := d.wg.LookupPeer(device.NoisePublicKey(p.PublicKey)); peer != nil {
-			d.repointedLocked(peer, p.PublicKey, p.Endpoint)
+			d.repointedLocked(peer, p.PublicKey, p.Endpoint, netip.Addr{})
 		}
 	}
 	return nil
@@ -282,7 +282,7 @@ func (d *Device) SetEndpoint(pub Key, ep netip.AddrPort) error {
 	if err := d.wg.IpcSet(endpointUAPI(pub, ep)); err != nil {
 		return fmt.Errorf("tunnel: set endpoint of %s: %w", pub, err)
 	}
-	d.repointedLocked(peer, pub, ep)
+	d.repointedLocked(peer, pub, ep, netip.Addr{})
 	return nil
 }
 
@@ -304,8 +304,13 @@ func (d *Device) SetEndpoint(pub Key, ep netip.AddrPort) error {
 // another address, and publishes the retired endpoints to the Bind, so
 // that datagrams still in flight from there do not move the peer back
 // (retire.go).
-func (d *Device) repointedLocked(peer *device.Peer, pub Key, ep netip.AddrPort) {
-	src := d.ctrl.sourceFor(ep)
+//
+// src, if valid, is the local address to leave from instead of the
+// control datagrams' (SetEndpointFrom).
+func (d *Device) repointedLocked(peer *device.Peer, pub Key, ep netip.AddrPort, src netip.Addr) {
+	if !src.IsValid() {
+		src = d.ctrl.sourceFor(ep)
+	}
 	e := newEndpoint(ep, src, 0)
 	if src.IsValid() {
 		peer.SetEndpointFromPacket(e)
@@ -315,6 +320,39 @@ func (d *Device) repointedLocked(peer *device.Peer, pub Key, ep netip.AddrPort) 
 		d.log.Debug("endpoint retired", "peer", pub, "retired", old, "endpoint", e.dst, "for", d.roam.hold)
 	}
 	d.bind.retired.Store(d.roam.table(now))
+}
+
+// ControlSource returns the local address the latest control datagram
+// from ep arrived on (the address the device sent to), or the zero Addr
+// when none came or the Device routes its control source.
+func (d *Device) ControlSource(ep netip.AddrPort) netip.Addr { return d.ctrl.sourceFor(ep) }
+
+// SetEndpointFrom re-points the peer as SetEndpoint does, its packets
+// leaving from the local address src instead of the one the control
+// datagrams from ep arrived on: a home agent restoring a binding after a
+// restart, before any control datagram has arrived, answers from the
+// address the device sent to. A zero src is SetEndpoint.
+func (d *Device) SetEndpointFrom(pub Key, ep netip.AddrPort, src netip.Addr) error {
+	if !src.IsValid() {
+		return d.SetEndpoint(pub, ep)
+	}
+	if err := CheckEndpoint(ep); err != nil {
+		return fmt.Errorf("tunnel: set endpoint of %s: %w", pub, err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return fmt.Errorf("tunnel: set endpoint: %w", net.ErrClosed)
+	}
+	peer := d.wg.LookupPeer(device.NoisePublicKey(pub))
+	if peer == nil {
+		return fmt.Errorf("tunnel: set endpoint of %s: %w", pub, ErrUnknownPeer)
+	}
+	if err := d.wg.IpcSet(endpointUAPI(pub, ep)); err != nil {
+		return fmt.Errorf("tunnel: set endpoint of %s: %w", pub, err)
+	}
+	d.repointedLocked(peer, pub, ep, src.Unmap())
+	return nil
 }
 
 // Peers implements DataPlane.
