@@ -101,16 +101,17 @@ func kernelPathMTU(ns *os.File, dst netip.AddrPort, src netip.Addr, mark uint32)
 	var mtu int
 	err := runInNetns(ns, func() error {
 		family, level, opt := unix.AF_INET, unix.IPPROTO_IP, unix.IP_MTU
-		var to unix.Sockaddr = &unix.SockaddrInet4{Port: int(dst.Port()), Addr: dst.Addr().Unmap().As4()}
-		var from unix.Sockaddr
-		if src.IsValid() {
-			from = &unix.SockaddrInet4{Addr: src.Unmap().As4()}
-		}
-		if dst.Addr().Unmap().Is6() {
+		var to, from unix.Sockaddr
+		if d := dst.Addr().Unmap(); d.Is4() {
+			to = &unix.SockaddrInet4{Port: int(dst.Port()), Addr: d.As4()}
+			if s := src.Unmap(); s.Is4() {
+				from = &unix.SockaddrInet4{Addr: s.As4()}
+			}
+		} else {
 			family, level, opt = unix.AF_INET6, unix.IPPROTO_IPV6, unix.IPV6_MTU
-			to = &unix.SockaddrInet6{Port: int(dst.Port()), Addr: dst.Addr().As16()}
-			if src.IsValid() {
-				from = &unix.SockaddrInet6{Addr: src.As16()}
+			to = &unix.SockaddrInet6{Port: int(dst.Port()), Addr: d.As16()}
+			if s := src.Unmap(); s.Is6() {
+				from = &unix.SockaddrInet6{Addr: s.As16()}
 			}
 		}
 		fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
@@ -121,7 +122,7 @@ func kernelPathMTU(ns *os.File, dst netip.AddrPort, src netip.Addr, mark uint32)
 		if mark != 0 {
 			_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, int(mark))
 		}
-		if from != nil && src.Unmap().Is4() == (family == unix.AF_INET) {
+		if from != nil {
 			// A source gone from the host: the route from any source.
 			_ = unix.Bind(fd, from)
 		}
