@@ -31,6 +31,9 @@ type IdleKeepaliveConfig struct {
 	// MaxNetworks bounds the networks remembered (default 32); the one
 	// learned longest ago is forgotten first.
 	MaxNetworks int
+	// DisableProbe turns the probe socket off: the live interval then
+	// stays at Unproven (or lower, after a lost mapping).
+	DisableProbe bool
 	// Revalidate is how long a remembered result is trusted before the
 	// probe socket checks it again (default 24 h); the live interval stays
 	// at it meanwhile.

@@ -45,7 +45,7 @@ type runner struct {
 	hasStby bool
 	suspect map[int]time.Time // link index -> avoid until
 
-	learner *KeepaliveLearner
+	learner *liveKeepalive
 	pmtu    *PathMTU
 	stall   *StallDetector // nil when Config.Stall.Disable
 	// activity is the data plane's traffic signal (nil: none);
@@ -104,7 +104,7 @@ func (n *Node) newRunner(ctx context.Context) (*runner, error) {
 		r.activity = a.Activity()
 	}
 	r.tr = &quic.Transport{Conn: dp.ControlConn()}
-	r.learner = NewKeepaliveLearner(cfg.Keepalive)
+	r.learner = r.newKeepalive()
 	r.pmtu = NewPathMTU(cfg.PathMTU)
 	if !cfg.Stall.Disable {
 		r.stall = NewStallDetector(cfg.Stall)
@@ -223,6 +223,7 @@ func (r *runner) shutdown(err error) error {
 		r.sess.Close()
 		r.sess = nil
 	}
+	r.learner.close()
 	r.tr.Close()
 	if cerr := r.dp.Close(); cerr != nil {
 		r.log.Warn("closing the data plane", "err", cerr)
