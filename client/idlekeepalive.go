@@ -15,8 +15,10 @@ import (
 // IdleKeepaliveConfig tunes an [IdleKeepalive]. The zero value is usable.
 type IdleKeepaliveConfig struct {
 	// Search tunes the search for the NAT's idle timeout on the probe
-	// socket. Its Resolution defaults to 2 s here: probes cost nothing
-	// but a packet, so the search may run finer than on a live path.
+	// socket. Its Resolution defaults to 2 s and its Confirmations to 1
+	// here: probes cost nothing but a packet, so the search may run finer
+	// than on a live path, and the probe socket's mapping answers to
+	// nothing else, so one survival proves a gap.
 	Search KeepaliveConfig
 	// Unproven is the live interval while no gap is proven on this
 	// network (default 20 s, below the 30 s the shortest common NAT
@@ -43,6 +45,9 @@ type IdleKeepaliveConfig struct {
 func (c IdleKeepaliveConfig) withDefaults() IdleKeepaliveConfig {
 	if c.Search.Resolution <= 0 {
 		c.Search.Resolution = 2 * time.Second
+	}
+	if c.Search.Confirmations <= 0 {
+		c.Search.Confirmations = 1
 	}
 	c.Search = c.Search.withDefaults()
 	if c.Unproven <= 0 {

@@ -378,3 +378,36 @@ func (r *runner) keepaliveWhere() (string, netip.AddrPort, string) {
 	}
 	return key, ha, iface
 }
+
+// heartbeatEvery is how many keepalive intervals pass between heartbeats
+// on an idle path; the intervals between are kept by keepalive datagrams.
+// A dead path is noticed sooner all the same: unacknowledged datagrams
+// let the control connection idle out.
+const heartbeatEvery = 8
+
+// keepaliveDatagram is the payload of a keepalive datagram: the home
+// agent does not read it.
+var keepaliveDatagram = []byte{0}
+
+// sendKeepalive keeps the path alive with a QUIC datagram instead of a
+// heartbeat, and reports whether it did. A datagram is one packet (the
+// home agent's ACK of it needs no acknowledgement) where a heartbeat is
+// two (the acknowledgement of its answer follows it); both refresh the
+// NAT mapping and the control connection's idle timers. Every
+// heartbeatEvery-th interval is a heartbeat all the same: it measures the
+// RTT, notices NAT rebinding and a dead path. Without datagram support
+// (an older home agent, or a test's bare stream) every keepalive is a
+// heartbeat.
+func (r *runner) sendKeepalive() bool {
+	r.keepalives++
+	if r.keepalives%heartbeatEvery == 0 || r.sess.conn == nil || !r.sess.conn.ConnectionState().SupportsDatagrams.Remote {
+		return false
+	}
+	if err := r.sess.conn.SendDatagram(keepaliveDatagram); err != nil {
+		r.log.Debug("keepalive datagram not sent", "err", err)
+		return false
+	}
+	r.lastSent = time.Now()
+	r.hb.Reset(r.learner.Interval())
+	return true
+}

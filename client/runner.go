@@ -46,8 +46,10 @@ type runner struct {
 	suspect map[int]time.Time // link index -> avoid until
 
 	learner *liveKeepalive
-	pmtu    *PathMTU
-	stall   *StallDetector // nil when Config.Stall.Disable
+	// keepalives counts keepalive intervals (sendKeepalive).
+	keepalives int
+	pmtu       *PathMTU
+	stall      *StallDetector // nil when Config.Stall.Disable
 	// activity is the data plane's traffic signal (nil: none);
 	// waitActivity says the loop waits on it for the next stall sample.
 	activity     <-chan struct{}

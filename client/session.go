@@ -32,6 +32,8 @@ func quicConfig(idle time.Duration) *quic.Config {
 		MaxIdleTimeout:       idle,
 		KeepAlivePeriod:      0,
 		InitialPacketSize:    binding.InitialPacketSize,
+		// Most keepalives are QUIC datagrams (see runner.sendKeepalive).
+		EnableDatagrams: true,
 	}
 }
 

@@ -297,8 +297,13 @@ func (s *Server) acceptLoop(ctx context.Context, ln *quic.Listener, wg *sync.Wai
 // discovery stays on.
 func (s *Server) quicConfig() *quic.Config {
 	return &quic.Config{
-		MaxIdleTimeout:        3 * s.cfg.Keepalive,
-		KeepAlivePeriod:       0, // devices keep the connection alive
+		MaxIdleTimeout:  3 * s.cfg.Keepalive,
+		KeepAlivePeriod: 0, // devices keep the connection alive
+		// Devices keep their NAT mapping and this connection alive with
+		// QUIC datagrams between heartbeats: one packet each, answered by
+		// an ACK the device need not acknowledge. They are never read;
+		// quic-go holds at most 128 per connection and drops the rest.
+		EnableDatagrams:       true,
 		HandshakeIdleTimeout:  10 * time.Second,
 		MaxIncomingStreams:    4,
 		MaxIncomingUniStreams: -1,

@@ -109,6 +109,10 @@ type SystemResult struct {
 	// Packets is how many UDP packets the device sent on its uplink
 	// during Elapsed.
 	Packets uint64
+	// WireGuardPackets, QUICPackets and ProbePackets split Packets by the
+	// first byte of the UDP payload: WireGuard (types 1..4), QUIC (0x40
+	// bit set) and idle probes (tunnel.IdleProbeKind).
+	WireGuardPackets, QUICPackets, ProbePackets uint64
 	// Elapsed is how long packets were counted.
 	Elapsed time.Duration
 	// Keepalive is the node's keepalive interval at the end (homeip:
@@ -240,7 +244,7 @@ func runSystem(ctx context.Context, opt Options, sys string, schedule []time.Dur
 		r.Err = err
 		return r
 	}
-	before, err := readCounter(ctx, lab)
+	before, err := readCounters(ctx, lab)
 	if err != nil {
 		r.Err = err
 		return r
@@ -271,13 +275,16 @@ func runSystem(ctx context.Context, opt Options, sys string, schedule []time.Dur
 		return r
 	case <-time.After(time.Until(start.Add(opt.Duration))):
 	}
-	after, err := readCounter(ctx, lab)
+	after, err := readCounters(ctx, lab)
 	if err != nil {
 		r.Err = err
 		return r
 	}
 	r.Elapsed = time.Since(start)
-	r.Packets = after - before
+	r.Packets = after[0] - before[0]
+	r.WireGuardPackets = after[1] - before[1]
+	r.QUICPackets = after[2] - before[2]
+	r.ProbePackets = after[3] - before[3]
 	r.Keepalive = d.keepalive(ctx)
 	for line := range strings.SplitSeq(d.logs(), "\n") {
 		if strings.Contains(line, "idle probe") || strings.Contains(line, "keepalive") || strings.Contains(line, "NAT mapping") {
@@ -333,6 +340,9 @@ func startCounter(ctx context.Context, lab *netlab.Lab) error {
 		{"add", "table", "inet", nftTable},
 		{"add", "chain", "inet", nftTable, nftChain, "{ type filter hook output priority 0; policy accept; }"},
 		{"add", "rule", "inet", nftTable, nftChain, "oifname", "wlan0", "meta", "l4proto", "udp", "counter"},
+		{"add", "rule", "inet", nftTable, nftChain, "oifname", "wlan0", "meta", "l4proto", "udp", "@th,64,8", "1-4", "counter"},
+		{"add", "rule", "inet", nftTable, nftChain, "oifname", "wlan0", "meta", "l4proto", "udp", "@th,64,8", "&", "0x40", "==", "0x40", "counter"},
+		{"add", "rule", "inet", nftTable, nftChain, "oifname", "wlan0", "meta", "l4proto", "udp", "@th,64,8", "0x08", "counter"},
 	} {
 		if _, err := lab.MN.Run(ctx, "nft", args...); err != nil {
 			return fmt.Errorf("idlebench: nftables counter on mn: %w", err)
@@ -343,20 +353,24 @@ func startCounter(ctx context.Context, lab *netlab.Lab) error {
 
 var counterRE = regexp.MustCompile(`counter packets (\d+) bytes`)
 
-func readCounter(ctx context.Context, lab *netlab.Lab) (uint64, error) {
+// readCounters returns the chain's four counters in order: all UDP,
+// WireGuard, QUIC, idle probes.
+func readCounters(ctx context.Context, lab *netlab.Lab) ([4]uint64, error) {
+	var c [4]uint64
 	out, err := lab.MN.Run(ctx, "nft", "list", "chain", "inet", nftTable, nftChain)
 	if err != nil {
-		return 0, fmt.Errorf("idlebench: reading the counter: %w", err)
+		return c, fmt.Errorf("idlebench: reading the counters: %w", err)
 	}
-	m := counterRE.FindStringSubmatch(out)
-	if m == nil {
-		return 0, fmt.Errorf("idlebench: no counter in %q", out)
+	m := counterRE.FindAllStringSubmatch(out, -1)
+	if len(m) != len(c) {
+		return c, fmt.Errorf("idlebench: %d counters in %q, want %d", len(m), out, len(c))
 	}
-	n, err := strconv.ParseUint(m[1], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("idlebench: counter %q: %w", m[1], err)
+	for i := range c {
+		if c[i], err = strconv.ParseUint(m[i][1], 10, 64); err != nil {
+			return c, fmt.Errorf("idlebench: counter %q: %w", m[i][1], err)
+		}
 	}
-	return n, nil
+	return c, nil
 }
 
 // WriteTable prints the result as a table.
@@ -364,14 +378,15 @@ func (r *Result) WriteTable(w io.Writer) {
 	o := r.Options
 	fmt.Fprintf(w, "idle device behind a NAT with a %v UDP timeout; cn pings it %d times at random gaps of %v–%v over %v (seed %d)\n",
 		o.NATTimeout, len(r.Schedule), o.MinGap, o.MaxGap, o.Duration, o.Seed)
-	fmt.Fprintf(w, "%-10s %-10s %-14s %-12s %s\n", "system", "reachable", "packets sent", "packets/h", "keepalive at end")
+	fmt.Fprintf(w, "%-10s %-10s %-14s %-12s %-26s %s\n", "system", "reachable", "packets sent", "packets/h", "of which WG/QUIC/probes", "keepalive at end")
 	for _, s := range r.Systems {
 		if s.Err != nil {
 			fmt.Fprintf(w, "%-10s failed: %v\n", s.System, s.Err)
 			continue
 		}
-		fmt.Fprintf(w, "%-10s %-10s %-14d %-12.0f %v\n", s.System,
-			fmt.Sprintf("%d/%d", s.Answered(), len(s.Attempts)), s.Packets, s.PacketsPerHour(), s.Keepalive)
+		fmt.Fprintf(w, "%-10s %-10s %-14d %-12.0f %-26s %v\n", s.System,
+			fmt.Sprintf("%d/%d", s.Answered(), len(s.Attempts)), s.Packets, s.PacketsPerHour(),
+			fmt.Sprintf("%d/%d/%d", s.WireGuardPackets, s.QUICPackets, s.ProbePackets), s.Keepalive)
 	}
 }
 
