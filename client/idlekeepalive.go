@@ -178,9 +178,8 @@ func (k *IdleKeepalive) ObserveProbe(gap time.Duration, alive bool, now time.Tim
 		return
 	}
 	k.search.Observe(gap, alive)
-	if !alive {
-		k.verified = false
-	}
+	// A search that ends here has just proven its result.
+	k.verified = k.search.Status().Converged
 	k.remember(now)
 }
 

@@ -29,6 +29,9 @@ func probeNAT(t *testing.T, k *IdleKeepalive, clk *fakeClock, timeout time.Durat
 		if !ok {
 			break
 		}
+		if st := k.Status(); st.Converged && proven > 0 {
+			t.Fatalf("probing %v after the search converged on %v it proved itself (probed %v)", gap, st.Safe, probed)
+		}
 		// The wire carries whole seconds; the node reports what it asked.
 		gap = (gap + time.Second - 1).Truncate(time.Second)
 		probed = append(probed, gap)

@@ -408,6 +408,11 @@ func (r *runner) sendKeepalive() bool {
 		return false
 	}
 	r.lastSent = time.Now()
-	r.hb.Reset(r.learner.Interval())
+	d := r.learner.Interval()
+	r.hb.Reset(d)
+	r.n.updateStatus(func(s *Status) {
+		s.KeepaliveS = d.Seconds()
+		s.KeepaliveLearned = r.learner.Status().Converged
+	})
 	return true
 }
