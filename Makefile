@@ -7,7 +7,7 @@ APT_PKGS  := iproute2 nftables wireguard-tools dnsutils procps ethtool iptables
 # Packages whose logic runs without root and is checked with the race detector.
 GOTESTFLAGS ?= -shuffle=on -timeout 25m
 
-.PHONY: all deps build lab-tool baseline demo test test-unit vet fmt-check tidy-check bench bench-etcd bench-handover bench-throughput lab-clean clean
+.PHONY: all deps build lab-tool baseline demo test test-unit vet fmt-check tidy-check bench bench-etcd bench-handover bench-idle bench-throughput lab-clean clean
 
 all: build
 
@@ -77,6 +77,14 @@ BENCH_HANDOVER_FLAGS ?=
 bench-handover: build
 	$(GO) build -o $(BIN)/wireguard-go golang.zx2c4.com/wireguard
 	$(BIN)/homeip-lab bench-handover $(BENCH_HANDOVER_FLAGS)
+
+# bench-idle: an idle device behind 30 s NATs pinged at random gaps
+# longer than the timeout, homeip vs plain WireGuard (25 s keepalive):
+# reachability and packets sent per hour (6 minutes by default).
+BENCH_IDLE_FLAGS ?=
+bench-idle: build
+	$(GO) build -o $(BIN)/wireguard-go golang.zx2c4.com/wireguard
+	$(BIN)/homeip-lab bench-idle $(BENCH_IDLE_FLAGS)
 
 # bench-throughput: TCP over bare veth vs stock wireguard-go vs homeip.
 BENCH_THROUGHPUT_FLAGS ?=

@@ -28,3 +28,9 @@ func PathMTUSettle(srtt time.Duration) time.Duration {
 	}
 	return min(max(20*srtt+srtt, 250*time.Millisecond), 3*time.Second)
 }
+
+// SearchAssistDatagram is the one-byte QUIC datagram a device sends to
+// keep a fresh control connection sending while path MTU discovery runs;
+// the home agent echoes it while its own search runs. Any other datagram
+// (a keepalive is {0}) is read and dropped.
+const SearchAssistDatagram = 0x01

@@ -95,14 +95,21 @@
 // The node's own Heartbeat messages on the control stream are the
 // keepalives: they share the socket, hence the NAT mapping, with
 // WireGuard, so WireGuard's persistent keepalive stays off and an idle
-// device sends one small packet per interval. The interval comes from
-// KeepaliveLearner: it grows from the home agent's suggestion while the
-// mapping survives (the home agent sees the same address:port in
-// HeartbeatAck.Observed), bisects once a mapping was lost, and settles on
-// the longest interval that survived; a loss at a settled interval falls
-// back and searches again; a new network starts over. A control connection
-// that idles out counts as a loss too, so the learner also stays below the
-// home agent's QUIC idle timeout. When the observed address changes (NAT
+// device sends one small packet per interval. Learning the NAT's idle
+// timeout never risks that mapping: a second UDP socket (its own NAT
+// mapping towards the home agent's port) asks the home agent for idle
+// probes (tunnel.IdleProbe: a nonce echoed once, no larger, after the
+// delay asked for) and so tests ever longer idle gaps where a lost mapping
+// costs nothing. KeepaliveLearner runs that search; IdleKeepalive takes
+// the live interval from it: the longest gap proven on the probe socket
+// less a margin (2 s or 5 %), 20 s while nothing is proven, the minimum
+// after a live mapping was lost at an unproven interval. What was learned
+// is remembered per network (NetworkKey) in keepalive.json in the state
+// directory, so a restart or coming back to a known network starts from
+// it, and a remembered result is checked once on the probe socket after
+// a day. The live interval also stays below twice the home agent's
+// suggested keepalive (its QUIC idle timeout is three). When the observed
+// address changes (NAT
 // rebinding) the node sends a binding update at once. A heartbeat that
 // stays unanswered after Config.HeartbeatRetries quick retries marks the
 // path dead: the node fails over to the standby link, or reconnects.

@@ -14,6 +14,9 @@ func (r *runner) onHeartbeat() {
 	if r.sess == nil {
 		return
 	}
+	if r.sendKeepalive() {
+		return
+	}
 	gap := time.Since(r.lastSent)
 	timeout := r.heartbeatTimeout()
 	for attempt := 0; attempt <= r.cfg.HeartbeatRetries; attempt++ {

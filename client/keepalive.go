@@ -228,3 +228,19 @@ func (l *KeepaliveLearner) Status() KeepaliveStatus {
 		Losses:    l.losses,
 	}
 }
+
+// Restore resumes the search from a safe gap and a losing one learned
+// before (0: unknown), e.g. remembered for this network: with both known
+// and within Resolution it is converged on safe; otherwise it probes on
+// from there.
+func (l *KeepaliveLearner) Restore(safe, ceiling time.Duration) {
+	l.Reset()
+	if safe <= 0 {
+		return
+	}
+	l.safe = min(max(safe, l.cfg.Min), l.cfg.Max)
+	if ceiling > l.safe {
+		l.ceiling = ceiling
+	}
+	l.next()
+}

@@ -2,6 +2,8 @@ package client
 
 import (
 	"time"
+
+	"github.com/homeip/homeip/binding"
 )
 
 // Path MTU search assist.
@@ -68,7 +70,7 @@ func (s *session) runSearchAssist(concluded <-chan struct{}) {
 			return
 		case <-tick.C:
 		}
-		if err := s.conn.SendDatagram([]byte{0}); err != nil {
+		if err := s.conn.SendDatagram([]byte{binding.SearchAssistDatagram}); err != nil {
 			// The home agent does not take datagrams (an older one), or
 			// the connection is going: the search keeps heartbeat pace.
 			s.log.Debug("path MTU search assist stopped", "err", err)

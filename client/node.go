@@ -36,6 +36,10 @@ type Config struct {
 	Lifetime time.Duration
 	// Keepalive tunes the NAT timeout learner.
 	Keepalive KeepaliveConfig
+	// IdleKeepalive tunes the probe socket that learns the NAT timeout
+	// and the live interval derived from it; its Search defaults to
+	// Keepalive.
+	IdleKeepalive IdleKeepaliveConfig
 	// Backoff paces reconnection attempts.
 	Backoff Backoff
 	// HeartbeatTimeout is how long a heartbeat may stay unanswered; zero

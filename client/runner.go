@@ -45,9 +45,11 @@ type runner struct {
 	hasStby bool
 	suspect map[int]time.Time // link index -> avoid until
 
-	learner *KeepaliveLearner
-	pmtu    *PathMTU
-	stall   *StallDetector // nil when Config.Stall.Disable
+	learner *liveKeepalive
+	// keepalives counts keepalive intervals (sendKeepalive).
+	keepalives int
+	pmtu       *PathMTU
+	stall      *StallDetector // nil when Config.Stall.Disable
 	// activity is the data plane's traffic signal (nil: none);
 	// waitActivity says the loop waits on it for the next stall sample.
 	activity     <-chan struct{}
@@ -104,7 +106,7 @@ func (n *Node) newRunner(ctx context.Context) (*runner, error) {
 		r.activity = a.Activity()
 	}
 	r.tr = &quic.Transport{Conn: dp.ControlConn()}
-	r.learner = NewKeepaliveLearner(cfg.Keepalive)
+	r.learner = r.newKeepalive()
 	r.pmtu = NewPathMTU(cfg.PathMTU)
 	if !cfg.Stall.Disable {
 		r.stall = NewStallDetector(cfg.Stall)
@@ -223,6 +225,7 @@ func (r *runner) shutdown(err error) error {
 		r.sess.Close()
 		r.sess = nil
 	}
+	r.learner.close()
 	r.tr.Close()
 	if cerr := r.dp.Close(); cerr != nil {
 		r.log.Warn("closing the data plane", "err", cerr)

@@ -32,7 +32,9 @@ func quicConfig(idle time.Duration) *quic.Config {
 		MaxIdleTimeout:       idle,
 		KeepAlivePeriod:      0,
 		InitialPacketSize:    binding.InitialPacketSize,
-		EnableDatagrams:      true, // the path MTU search assist (mtuassist.go)
+		// Most keepalives are QUIC datagrams (runner.sendKeepalive), and
+		// so is the path MTU search assist (mtuassist.go).
+		EnableDatagrams: true,
 	}
 }
 

@@ -4,11 +4,14 @@ import (
 	"context"
 
 	"github.com/quic-go/quic-go"
+
+	"github.com/homeip/homeip/binding"
 )
 
 // echoSearchDatagrams answers the one-byte datagrams a device sends while
 // path MTU discovery runs on a fresh control connection (the node's
-// search assist) with one of its own, for as long as the home agent's own
+// search assist, binding.SearchAssistDatagram) with one of its own; other
+// datagrams (keepalives) are read and dropped. It answers for as long as the home agent's own
 // search on the connection's active path has not concluded. quic-go
 // probes only when it sends and declares a probe lost only when a later
 // ack-eliciting packet is acknowledged: a home agent that only
@@ -18,13 +21,13 @@ import (
 // and stops with the search. It returns when ctx ends or the connection
 // closes.
 func echoSearchDatagrams(ctx context.Context, conn *quic.Conn, p *connPaths) {
-	echo := []byte{0}
+	echo := []byte{binding.SearchAssistDatagram}
 	for {
 		d, err := conn.ReceiveDatagram(ctx)
 		if err != nil {
 			return
 		}
-		if _, done := p.pathMTU(); done || len(d) != 1 {
+		if _, done := p.pathMTU(); done || len(d) != 1 || d[0] != binding.SearchAssistDatagram {
 			continue
 		}
 		if err := conn.SendDatagram(echo); err != nil {

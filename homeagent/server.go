@@ -320,17 +320,19 @@ func (s *Server) acceptLoop(ctx context.Context, ln *quic.Listener, wg *sync.Wai
 // discovery stays on.
 func (s *Server) quicConfig() *quic.Config {
 	return &quic.Config{
-		MaxIdleTimeout:        3 * s.cfg.Keepalive,
-		KeepAlivePeriod:       0, // devices keep the connection alive
+		MaxIdleTimeout:  3 * s.cfg.Keepalive,
+		KeepAlivePeriod: 0, // devices keep the connection alive
+		// Devices keep their NAT mapping and this connection alive with
+		// QUIC datagrams between heartbeats (one packet each, answered by
+		// an ACK the device need not acknowledge), and keep a fresh
+		// connection sending while path MTU discovery runs with others;
+		// echoSearchDatagrams reads them all and answers only the latter.
+		EnableDatagrams:       true,
 		HandshakeIdleTimeout:  10 * time.Second,
 		MaxIncomingStreams:    4,
 		MaxIncomingUniStreams: -1,
 		InitialPacketSize:     binding.InitialPacketSize,
-		// Devices keep their connections sending while path MTU
-		// discovery runs with one-byte datagrams, which the home agent
-		// never reads: quic-go drops them from a queue of its own.
-		EnableDatagrams: true,
-		Tracer:          tracePaths,
+		Tracer:                tracePaths,
 	}
 }
 

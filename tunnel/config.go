@@ -52,6 +52,13 @@ type Config struct {
 	// the previous link. The home agent leaves it off, so its replies
 	// leave from the address the device sent to.
 	RouteControlSource bool
+	// AnswerIdleProbes makes the Device answer idle probes (idleprobe.go)
+	// on its shared port, within IdleProbeLimits. The home agent sets it;
+	// a node leaves it off and drops them.
+	AnswerIdleProbes bool
+	// IdleProbeLimits bound the idle probe replies; the zero value takes
+	// the defaults.
+	IdleProbeLimits IdleProbeLimits
 	// Logger receives the Device's logs; nil discards them.
 	Logger *slog.Logger
 }

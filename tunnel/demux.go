@@ -14,7 +14,9 @@ import (
 // header, has the fixed bit 0x40 set in its first byte (RFC 9000 §17; the
 // one exception, a Version Negotiation packet, is only sent by servers to
 // clients that spoke first). No WireGuard type byte has 0x40 set, so the
-// two never overlap. Anything else is dropped and counted.
+// two never overlap. An idle probe (idleprobe.go) starts with
+// IdleProbeKind, which is neither; it goes to the idle probe responder
+// when the Device answers them. Anything else is dropped and counted.
 
 // datagramKind says where a datagram goes.
 type datagramKind uint8
@@ -23,6 +25,7 @@ const (
 	kindDrop datagramKind = iota
 	kindWireGuard
 	kindQUIC
+	kindIdleProbe
 )
 
 // classify decides where datagram b goes. It looks at the first four bytes
@@ -37,6 +40,9 @@ func classify(b []byte) datagramKind {
 	if b[0]&0x40 != 0 {
 		return kindQUIC
 	}
+	if b[0] == IdleProbeKind {
+		return kindIdleProbe
+	}
 	return kindDrop
 }
 
@@ -47,7 +53,10 @@ type DemuxStats struct {
 	WireGuard uint64
 	// QUIC datagrams queued for the control side (ControlConn).
 	QUIC uint64
-	// Dropped datagrams that were neither WireGuard nor QUIC.
+	// IdleProbes handed to the idle probe responder.
+	IdleProbes uint64
+	// Dropped datagrams that were neither WireGuard nor QUIC nor an idle
+	// probe the Device answers.
 	Dropped uint64
 	// QUICOverflow counts QUIC datagrams dropped because the control side
 	// did not read fast enough (its queue was full) or was closed.
@@ -55,7 +64,9 @@ type DemuxStats struct {
 }
 
 // Total is the number of datagrams counted.
-func (s DemuxStats) Total() uint64 { return s.WireGuard + s.QUIC + s.Dropped + s.QUICOverflow }
+func (s DemuxStats) Total() uint64 {
+	return s.WireGuard + s.QUIC + s.IdleProbes + s.Dropped + s.QUICOverflow
+}
 
 // quicQueueLen bounds the datagrams waiting for the control side.
 const quicQueueLen = 1024
@@ -74,7 +85,11 @@ type datagram struct {
 // demux sorts received batches and holds the QUIC queue. It is safe for
 // concurrent use: several receive goroutines (IPv4, IPv6) call sort.
 type demux struct {
-	wireguard, quic, dropped, overflow atomic.Uint64
+	wireguard, quic, probes, dropped, overflow atomic.Uint64
+
+	// probe receives idle probes (nil: they are dropped). Set before the
+	// socket is opened and never changed.
+	probe func(b []byte, from netip.AddrPort, local netip.Addr)
 
 	queue chan datagram
 	done  chan struct{} // closed when the control side is closed
@@ -117,6 +132,14 @@ func (m *demux) sort(bufs [][]byte, sizes []int, n int, from func(i int) (netip.
 		case kindQUIC:
 			src, dst := from(i)
 			m.enqueue(bufs[i][:sizes[i]], src, dst)
+		case kindIdleProbe:
+			if m.probe == nil {
+				m.dropped.Add(1)
+				break
+			}
+			src, dst := from(i)
+			m.probes.Add(1)
+			m.probe(bufs[i][:sizes[i]], src, dst)
 		default:
 			m.dropped.Add(1)
 		}
@@ -182,6 +205,7 @@ func (m *demux) stats() DemuxStats {
 	return DemuxStats{
 		WireGuard:    m.wireguard.Load(),
 		QUIC:         m.quic.Load(),
+		IdleProbes:   m.probes.Load(),
 		Dropped:      m.dropped.Load(),
 		QUICOverflow: m.overflow.Load(),
 	}

@@ -30,6 +30,8 @@ func TestClassify(t *testing.T) {
 		{"quic one byte", []byte{0x40}, kindQUIC},
 		{"no fixed bit", []byte{0x80, 0, 0, 0}, kindDrop},
 		{"stun", []byte{0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42}, kindDrop},
+		{"idle probe", IdleProbe{Op: IdleProbeRequest}.Marshal(), kindIdleProbe},
+		{"idle probe kind, short", []byte{IdleProbeKind}, kindIdleProbe},
 	}
 	for _, tt := range tests {
 		if got := classify(tt.b); got != tt.want {

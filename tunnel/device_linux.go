@@ -31,7 +31,8 @@ type Device struct {
 	m     *demux
 	ctrl  *controlConn
 	netns *os.File
-	uapi  *uapiServer // nil when not serving UAPI
+	uapi  *uapiServer         // nil when not serving UAPI
+	probe *idleProbeResponder // nil unless Config.AnswerIdleProbes
 
 	mu     sync.Mutex  // serialises configuration and Close
 	closed bool        // guarded by mu
@@ -97,6 +98,10 @@ func New(cfg Config) (*Device, error) {
 	d.bind = newSharedBind(cfg.ListenAddr.Addr(), cfg.SocketHook, d.netns, d.m, d.log)
 	d.hintStop, d.hintDone = make(chan struct{}), make(chan struct{})
 	go d.followSizeHints(d.hintStop, d.hintDone)
+	if cfg.AnswerIdleProbes {
+		d.probe = newIdleProbeResponder(cfg.IdleProbeLimits, d.bind.sendControl, d.log)
+		d.m.probe = d.probe.handle
+	}
 	d.ctrl = newControlConn(d.m, d.bind)
 	d.ctrl.routeSource = cfg.RouteControlSource
 	d.mtuf = newMTUFilter(d.tun, d.log)
@@ -203,6 +208,15 @@ func (d *Device) RetiredStats() RetiredStats {
 // pending at most). A mobile node waits on it while its tunnel is idle
 // instead of polling the peer counters. It is never closed.
 func (d *Device) Activity() <-chan struct{} { return d.m.activity }
+
+// IdleProbeStats counts the idle probes the Device answered and refused
+// (all zero unless Config.AnswerIdleProbes).
+func (d *Device) IdleProbeStats() IdleProbeStats {
+	if d.probe == nil {
+		return IdleProbeStats{}
+	}
+	return d.probe.snapshot()
+}
 
 // SetPeer implements DataPlane.
 func (d *Device) SetPeer(p Peer) error {
@@ -426,6 +440,9 @@ func (d *Device) Close() error {
 // teardown releases whatever New got as far as creating.
 func (d *Device) teardown() {
 	d.stopSizeHints()
+	if d.probe != nil {
+		d.probe.close()
+	}
 	if d.uapi != nil {
 		d.uapi.close()
 	}

@@ -185,7 +185,10 @@ func runServer(cfg config.Config, log *slog.Logger) error {
 		MTU:           cfg.MTU,
 		Addresses:     addrs,
 		Routes:        routes,
-		Logger:        log,
+		// Nodes learn their NAT's idle timeout on a second socket by
+		// asking for delayed answers here.
+		AnswerIdleProbes: true,
+		Logger:           log,
 	})
 	if err != nil {
 		return err

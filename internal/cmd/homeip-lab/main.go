@@ -40,6 +40,7 @@ var commands = map[string]command{
 	"demo":     demoCmd,
 
 	"bench-handover":   benchHandoverCmd,
+	"bench-idle":       benchIdleCmd,
 	"bench-throughput": benchThroughputCmd,
 	"load":             loadCmd,
 }

@@ -102,6 +102,8 @@ func TestUsageErrors(t *testing.T) {
 		{"lab"},
 		{"lab", "sideways"},
 		{"lab", "down"},
+		{"bench-idle", "extra"},
+		{"bench-idle", "-duration", "soon"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(ctx, args, &out, &errb); code == exitOK {
