@@ -2,8 +2,6 @@ package client
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"io"
 	"log/slog"
 	"net"
@@ -39,22 +37,7 @@ func TestAssistInterval(t *testing.T) {
 // long again (at least four intervals), then stop, and Close waits for
 // the assist.
 func TestSearchAssist(t *testing.T) {
-	_, haKey, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	haCert, err := binding.SelfSignedCert(haKey, "home agent")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, devKey, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tlsConf, err := clientTLS(devKey, binding.FingerprintOf(haCert.Certificate[0]))
-	if err != nil {
-		t.Fatal(err)
-	}
+	haCert, tlsConf := controlTLS(t)
 	lpc, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

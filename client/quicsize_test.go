@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/tls"
 	"net"
 	"sync"
 	"testing"
@@ -74,22 +75,7 @@ func TestHandshakeFits1280Link(t *testing.T) {
 		t.Fatalf("InitialPacketSize %d, path MTU discovery disabled %v; want %d and on",
 			qc.InitialPacketSize, qc.DisablePathMTUDiscovery, binding.InitialPacketSize)
 	}
-	_, haKey, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	haCert, err := binding.SelfSignedCert(haKey, "home agent")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, devKey, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tlsConf, err := clientTLS(devKey, binding.FingerprintOf(haCert.Certificate[0]))
-	if err != nil {
-		t.Fatal(err)
-	}
+	haCert, tlsConf := controlTLS(t)
 	for _, tc := range []struct {
 		network, addr string
 		limit         int // UDP payload of a 1280-byte packet
@@ -137,4 +123,28 @@ func TestHandshakeFits1280Link(t *testing.T) {
 			}
 		})
 	}
+}
+
+// controlTLS returns a home agent's certificate and a device's TLS
+// configuration that pins it, for tests that play the home agent with a
+// bare QUIC listener.
+func controlTLS(t *testing.T) (tls.Certificate, *tls.Config) {
+	t.Helper()
+	_, haKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	haCert, err := binding.SelfSignedCert(haKey, "home agent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, devKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf, err := clientTLS(devKey, binding.FingerprintOf(haCert.Certificate[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return haCert, conf
 }
