@@ -7,7 +7,7 @@ APT_PKGS  := iproute2 nftables wireguard-tools dnsutils procps ethtool iptables
 # Packages whose logic runs without root and is checked with the race detector.
 GOTESTFLAGS ?= -shuffle=on -timeout 25m
 
-.PHONY: all deps build lab-tool baseline demo test test-unit vet fmt-check tidy-check bench bench-etcd bench-handover bench-idle bench-throughput lab-clean clean
+.PHONY: all deps build lab-tool baseline demo test test-long test-unit vet fmt-check tidy-check bench bench-etcd bench-handover bench-idle bench-throughput lab-clean clean
 
 all: build
 
@@ -55,6 +55,12 @@ test: deps lab-tool fmt-check tidy-check vet
 	HOMEIP_REQUIRE_LAB=1 $(GO) test -race $(GOTESTFLAGS) ./...
 	@left=$$(ip netns list | grep '^hip' || true); \
 	if [ -n "$$left" ]; then echo "namespaces left behind:"; echo "$$left"; exit 1; fi
+
+# test-long: the suite plus its long runs (the two-minute idle
+# reachability run of internal/idlebench).
+test-long: deps lab-tool
+	$(BIN)/homeip-lab clean
+	HOMEIP_LONG=1 HOMEIP_REQUIRE_LAB=1 $(GO) test -race $(GOTESTFLAGS) ./...
 
 # test-unit: only what runs without root.
 test-unit:

@@ -42,11 +42,13 @@ func TestSchedule(t *testing.T) {
 // TestIdleReachable is the short benchmark: homeip and stock WireGuard,
 // idle behind NATs with a 30 s UDP timeout, pinged three times at gaps
 // longer than the timeout. Every attempt must be answered; the packet
-// counts are logged, not asserted.
+// counts are logged, not asserted. It idles for two minutes, the longest
+// run of the suite, so it runs with HOMEIP_LONG=1 (make test-long), as
+// the six-minute `make bench-idle` does the same measurement.
 func TestIdleReachable(t *testing.T) {
 	labtest.Require(t)
-	if testing.Short() {
-		t.Skip("builds ha, mnode and wireguard-go and idles for two minutes")
+	if testing.Short() || os.Getenv("HOMEIP_LONG") == "" {
+		t.Skip("builds ha, mnode and wireguard-go and idles for two minutes: HOMEIP_LONG=1 runs it")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
