@@ -281,23 +281,7 @@ func (d *Device) SetPeerMTU(pub Key, mtu int) error {
 
 // SetEndpoint implements DataPlane.
 func (d *Device) SetEndpoint(pub Key, ep netip.AddrPort) error {
-	if err := CheckEndpoint(ep); err != nil {
-		return fmt.Errorf("tunnel: set endpoint of %s: %w", pub, err)
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed {
-		return fmt.Errorf("tunnel: set endpoint: %w", net.ErrClosed)
-	}
-	peer := d.wg.LookupPeer(device.NoisePublicKey(pub))
-	if peer == nil {
-		return fmt.Errorf("tunnel: set endpoint of %s: %w", pub, ErrUnknownPeer)
-	}
-	if err := d.wg.IpcSet(endpointUAPI(pub, ep)); err != nil {
-		return fmt.Errorf("tunnel: set endpoint of %s: %w", pub, err)
-	}
-	d.repointedLocked(peer, pub, ep, netip.Addr{})
-	return nil
+	return d.SetEndpointFrom(pub, ep, netip.Addr{})
 }
 
 // repointedLocked completes the re-point of peer pub to ep, which UAPI
@@ -347,9 +331,6 @@ func (d *Device) ControlSource(ep netip.AddrPort) netip.Addr { return d.ctrl.sou
 // restart, before any control datagram has arrived, answers from the
 // address the device sent to. A zero src is SetEndpoint.
 func (d *Device) SetEndpointFrom(pub Key, ep netip.AddrPort, src netip.Addr) error {
-	if !src.IsValid() {
-		return d.SetEndpoint(pub, ep)
-	}
 	if err := CheckEndpoint(ep); err != nil {
 		return fmt.Errorf("tunnel: set endpoint of %s: %w", pub, err)
 	}
