@@ -100,7 +100,7 @@ func (s *Server) AddDevice(name string) (adminapi.AddDeviceResult, error) {
 	}
 	d := s.idx.put(dev)
 	s.log.Info("device added", "device", name, "id", dev.ID, "token_expires", exp)
-	return adminapi.AddDeviceResult{Device: s.view(d), Token: tok, Expires: exp}, nil
+	return adminapi.AddDeviceResult{Device: s.view(d), Token: tok, Expires: exp, Warning: s.cfg.PublicAddrsWarning()}, nil
 }
 
 // NewToken implements adminapi.Backend: another one-time token for an
@@ -122,7 +122,7 @@ func (s *Server) NewToken(name string) (adminapi.AddDeviceResult, error) {
 		return adminapi.AddDeviceResult{}, err
 	}
 	s.log.Info("enrolment token issued", "device", d.name, "id", d.id, "token_expires", exp)
-	return adminapi.AddDeviceResult{Device: s.view(d), Token: tok, Expires: exp}, nil
+	return adminapi.AddDeviceResult{Device: s.view(d), Token: tok, Expires: exp, Warning: s.cfg.PublicAddrsWarning()}, nil
 }
 
 // Tokens implements adminapi.Backend: the device's enrolment tokens, by

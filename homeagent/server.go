@@ -42,6 +42,9 @@ type Options struct {
 	// DNSListen overrides where DNS listens (default: the tunnel addresses
 	// at Config.DNSPort).
 	DNSListen []netip.AddrPort
+	// ResolvConfs are the files naming the host's resolvers, used when no
+	// DNS upstream is configured (default dns.DefaultResolvConfs).
+	ResolvConfs []string
 	// Logger; nil discards.
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
@@ -244,7 +247,22 @@ func (s *Server) Run(ctx context.Context) error {
 				}
 			}
 		}
-		srv, err := dns.New(dns.Config{Zone: s.cfg.DNSZone, Listen: listen, Upstreams: s.cfg.DNSUpstreams,
+		var host *dns.HostResolvers
+		switch {
+		case len(s.cfg.DNSUpstreams) > 0:
+			s.log.Info("dns forwards other names", "upstreams", s.cfg.DNSUpstreams)
+		case s.cfg.DNSNoForward:
+			s.log.Info("dns refuses names outside its zone (dns_no_forward)")
+		default:
+			host = dns.NewHostResolvers(s.opts.ResolvConfs, listen)
+			ups, from := host.Upstreams()
+			if len(ups) == 0 {
+				s.log.Warn("dns: no upstream configured and the host names no resolver; names outside the zone are refused until it does", "files", dns.DefaultResolvConfs)
+			} else {
+				s.log.Info("dns forwards other names to the host's resolvers", "upstreams", ups, "from", from)
+			}
+		}
+		srv, err := dns.New(dns.Config{Zone: s.cfg.DNSZone, Listen: listen, Upstreams: s.cfg.DNSUpstreams, Host: host,
 			Directory: directory{s.idx}, Logger: s.baseLog})
 		if err == nil {
 			err = srv.Start()

@@ -66,6 +66,9 @@ func admin(args []string, out, errOut io.Writer) int {
 	case "device add":
 		var r adminapi.AddDeviceResult
 		r, err = c.AddDevice(pos[0])
+		if err == nil && r.Warning != "" {
+			fmt.Fprintln(errOut, "ha: warning:", r.Warning)
+		}
 		if err == nil && !*asJSON {
 			fmt.Fprintln(out, r.Token)
 			return 0
@@ -92,6 +95,9 @@ func admin(args []string, out, errOut io.Writer) int {
 		default:
 			var r adminapi.AddDeviceResult
 			r, err = c.NewToken(pos[0])
+			if err == nil && r.Warning != "" {
+				fmt.Fprintln(errOut, "ha: warning:", r.Warning)
+			}
 			if err == nil && !*asJSON {
 				fmt.Fprintln(out, r.Token)
 				return 0

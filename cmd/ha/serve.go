@@ -81,18 +81,46 @@ func loadConfig(file string, applyFlags func(*config.Config) error) (config.Conf
 	}
 	if len(cfg.PublicAddrs) == 0 {
 		cfg.PublicAddrs = detectPublicAddrs(cfg)
+		cfg.PublicAddrsDetected = len(cfg.PublicAddrs) > 0
 	}
 	return cfg, cfg.Validate()
 }
 
 // detectPublicAddrs lists the host's global unicast addresses outside the
 // pools, for the tokens of a home agent listening on every address without
-// --public-addr.
+// --public-addr: addresses reachable from other networks first, private
+// ones after them (a device tries them in order).
 func detectPublicAddrs(cfg config.Config) []netip.AddrPort {
 	ifaddrs, err := net.InterfaceAddrs()
 	if err != nil {
 		return nil
 	}
+	out := orderPublicAddrs(hostAddrs(ifaddrs, cfg))
+	if len(out) > maxDetected {
+		out = out[:maxDetected]
+	}
+	return out
+}
+
+// maxDetected bounds the detected addresses a token carries.
+const maxDetected = 8
+
+// orderPublicAddrs puts the addresses other networks can reach first,
+// keeping the order within each kind.
+func orderPublicAddrs(aps []netip.AddrPort) []netip.AddrPort {
+	out := make([]netip.AddrPort, 0, len(aps))
+	for _, private := range []bool{false, true} {
+		for _, ap := range aps {
+			if config.PrivateAddr(ap.Addr()) == private {
+				out = append(out, ap)
+			}
+		}
+	}
+	return out
+}
+
+// hostAddrs picks the usable addresses of the host's interface addresses.
+func hostAddrs(ifaddrs []net.Addr, cfg config.Config) []netip.AddrPort {
 	var out []netip.AddrPort
 	for _, ia := range ifaddrs {
 		pn, ok := ia.(*net.IPNet)
@@ -104,7 +132,7 @@ func detectPublicAddrs(cfg config.Config) []netip.AddrPort {
 			continue
 		}
 		a = a.Unmap()
-		if !a.IsGlobalUnicast() || inPools(a, cfg) || len(out) == 8 {
+		if !a.IsGlobalUnicast() || inPools(a, cfg) {
 			continue
 		}
 		out = append(out, netip.AddrPortFrom(a, cfg.Listen.Port()))
@@ -157,6 +185,10 @@ func runServer(cfg config.Config, log *slog.Logger) error {
 	log.Info("home agent identity", "fingerprint", id.FingerprintString(), "wg_public_key", id.WGKey.PublicKey().String())
 	if len(cfg.PublicAddrs) == 0 {
 		log.Warn("no public address known: enrolment tokens cannot be issued; pass --public-addr")
+	}
+	if w := cfg.PublicAddrsWarning(); w != "" {
+		log.Warn("home agent unreachable from other networks? " + w)
+		fmt.Fprintln(os.Stderr, "ha: warning:", w)
 	}
 
 	st, err := openStore(cfg, log)

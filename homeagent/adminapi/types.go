@@ -62,6 +62,10 @@ type AddDeviceResult struct {
 	Device  Device    `json:"device"`
 	Token   string    `json:"token"`
 	Expires time.Time `json:"expires"`
+	// Warning, when set, is something about the token the user must
+	// hear (for example: its addresses are private, so devices elsewhere
+	// cannot reach the home agent).
+	Warning string `json:"warning,omitempty"`
 }
 
 // TokenInfo is one enrolment token of a device as the admin sees it: its

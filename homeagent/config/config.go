@@ -39,6 +39,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/homeip/homeip/binding"
@@ -78,6 +79,10 @@ type Config struct {
 	// into enrolment tokens. A zero port means Listen's port. Default: the
 	// listen address when it is specific.
 	PublicAddrs []netip.AddrPort
+	// PublicAddrsDetected says PublicAddrs were taken from the host's
+	// interfaces (ha serve without --public-addr), not configured; no file,
+	// flag or variable sets it.
+	PublicAddrsDetected bool
 	// AdminSocket is the Unix socket of the admin API (mode 0600).
 	AdminSocket string
 	// Interface is the name of the WireGuard interface.
@@ -97,9 +102,13 @@ type Config struct {
 	DNSPort int
 	// DNSDisabled turns the DNS server off.
 	DNSDisabled bool
-	// DNSUpstreams get the queries for names outside the zone. None: such
-	// queries are refused.
+	// DNSUpstreams get the queries for names outside the zone. None: the
+	// host's own resolvers get them (its resolv.conf), unless
+	// DNSNoForward.
 	DNSUpstreams []netip.AddrPort
+	// DNSNoForward refuses names outside the zone instead of forwarding
+	// them to the host's resolvers.
+	DNSNoForward bool
 	// Metrics is the address of the Prometheus endpoint; zero means off.
 	Metrics netip.AddrPort
 	// TokenTTL is how long an enrolment token stays redeemable.
@@ -246,6 +255,9 @@ func (c Config) Validate() error {
 	if len(c.Routes) > binding.MaxRoutes {
 		return fmt.Errorf("%w: %d routes, at most %d (a registration answer carries them all)", ErrInvalid, len(c.Routes), binding.MaxRoutes)
 	}
+	if c.DNSNoForward && len(c.DNSUpstreams) > 0 {
+		return fmt.Errorf("%w: dns_no_forward and dns_upstreams contradict each other (upstreams %v)", ErrInvalid, c.DNSUpstreams)
+	}
 	if !c.DNSDisabled && len(c.DNSZone) > binding.MaxStringLen {
 		return fmt.Errorf("%w: dns_zone of %d bytes, at most %d", ErrInvalid, len(c.DNSZone), binding.MaxStringLen)
 	}
@@ -285,4 +297,40 @@ func inAny(a netip.Addr, ps []netip.Prefix) bool {
 		}
 	}
 	return false
+}
+
+// PrivateAddr reports whether a is an address devices on other networks
+// cannot reach: RFC 1918, shared address space (RFC 6598, carrier NAT),
+// IPv6 unique local, or not global unicast at all.
+func PrivateAddr(a netip.Addr) bool {
+	a = a.Unmap()
+	return !a.IsGlobalUnicast() || a.IsPrivate() || sharedSpace.Contains(a)
+}
+
+var sharedSpace = netip.MustParsePrefix("100.64.0.0/10")
+
+// PublicAddrsWarning is what a user must hear when every address in the
+// tokens was detected on the host and none is reachable from elsewhere:
+// the home agent is behind a NAT (or on a private network only), and
+// devices away from that network will not find it. Empty otherwise.
+func (c Config) PublicAddrsWarning() string {
+	if !c.PublicAddrsDetected || len(c.PublicAddrs) == 0 {
+		return ""
+	}
+	for _, ap := range c.PublicAddrs {
+		if !PrivateAddr(ap.Addr()) {
+			return ""
+		}
+	}
+	return fmt.Sprintf("every address in the tokens (%s) is private, detected on this host: devices on other networks cannot reach it; "+
+		"if the home agent is behind a NAT, forward UDP port %d to it and start ha with --public-addr <public address>:%d (or public_addrs in the file)",
+		fmtAddrPorts(c.PublicAddrs), c.Listen.Port(), c.Listen.Port())
+}
+
+func fmtAddrPorts(aps []netip.AddrPort) string {
+	s := make([]string, len(aps))
+	for i, ap := range aps {
+		s[i] = ap.String()
+	}
+	return strings.Join(s, ", ")
 }

@@ -202,6 +202,7 @@ func TestValidate(t *testing.T) {
 		{Pool4: base.Pool4, Keepalive: time.Hour},
 		{Pool4: base.Pool4, Routes: manyRoutes(binding.MaxRoutes + 1)},
 		{Pool4: base.Pool4, DNSZone: strings.Repeat("a", 250) + ".internal"},
+		{Pool4: base.Pool4, DNSNoForward: true, DNSUpstreams: []netip.AddrPort{netip.MustParseAddrPort("192.0.2.53:53")}},
 	}
 	for i, c := range bad {
 		if err := c.WithDefaults().Validate(); !errors.Is(err, ErrInvalid) {
@@ -283,5 +284,33 @@ func TestExampleFile(t *testing.T) {
 	if d.Listen.Port() != 51830 || len(d.PublicAddrs) != 2 || d.PublicAddrs[0] != netip.MustParseAddrPort("198.18.0.1:51830") ||
 		len(d.Routes) != 2 || d.Metrics != netip.MustParseAddrPort("127.0.0.1:9101") {
 		t.Fatalf("example: %+v", d)
+	}
+}
+
+// TestPublicAddrsWarning: only detected addresses that are all private
+// draw the warning, and it tells the user what to do.
+func TestPublicAddrsWarning(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	tests := []struct {
+		addrs    []netip.AddrPort
+		detected bool
+		warn     bool
+	}{
+		{[]netip.AddrPort{ap("192.168.1.10:51830"), ap("[fd12::1]:51830")}, true, true},
+		{[]netip.AddrPort{ap("100.70.1.2:51830")}, true, true},
+		{[]netip.AddrPort{ap("192.168.1.10:51830"), ap("203.0.113.9:51830")}, true, false},
+		{[]netip.AddrPort{ap("[2001:db8::9]:51830")}, true, false},
+		{[]netip.AddrPort{ap("192.168.1.10:51830")}, false, false}, // configured: the user said so
+		{nil, true, false},
+	}
+	for _, tt := range tests {
+		c := Config{Listen: ap("[::]:51830"), PublicAddrs: tt.addrs, PublicAddrsDetected: tt.detected}
+		w := c.PublicAddrsWarning()
+		if (w != "") != tt.warn {
+			t.Errorf("%v detected=%v: warning %q, want one: %v", tt.addrs, tt.detected, w, tt.warn)
+		}
+		if w != "" && (!strings.Contains(w, "--public-addr") || !strings.Contains(w, "51830")) {
+			t.Errorf("warning does not say what to do: %q", w)
+		}
 	}
 }

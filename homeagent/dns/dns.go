@@ -5,8 +5,9 @@
 //   - <device>.<zone> A and AAAA with the device's VIPs (NODATA when the
 //     device has no address of that family, NXDOMAIN for unknown names);
 //   - PTR for the VIPs (in-addr.arpa and ip6.arpa);
-//   - every other name is forwarded to the configured upstreams, or REFUSED
-//     when there are none.
+//   - every other name is forwarded to the configured upstreams, or, when
+//     none are configured, to the host's own resolvers (HostResolvers); it
+//     is REFUSED when there are none of either or forwarding is off.
 //
 // "Through the tunnel" is checked twice: the server binds to the tunnel
 // addresses only, and it answers a query only when its source address is a
@@ -52,6 +53,9 @@ type Config struct {
 	Listen []netip.AddrPort
 	// Upstreams receive the queries for other names, in order.
 	Upstreams []netip.AddrPort
+	// Host, when Upstreams is empty, supplies the host's own resolvers
+	// instead; with neither, other names are REFUSED.
+	Host *HostResolvers
 	// Directory answers the device lookups.
 	Directory Directory
 	// TTL of the answers; default 60 s.
@@ -276,14 +280,18 @@ func (s *Server) answerZone(req *mdns.Msg, name string, qtype uint16) *mdns.Msg 
 }
 
 func (s *Server) forward(ctx context.Context, req *mdns.Msg) *mdns.Msg {
-	if len(s.cfg.Upstreams) == 0 {
+	ups := s.cfg.Upstreams
+	if len(ups) == 0 && s.cfg.Host != nil {
+		ups, _ = s.cfg.Host.Upstreams()
+	}
+	if len(ups) == 0 {
 		resp := new(mdns.Msg)
 		resp.SetRcode(req, mdns.RcodeRefused)
 		return resp
 	}
 	c := &mdns.Client{Net: "udp", Timeout: s.cfg.ForwardTimeout}
 	var lastErr error
-	for _, up := range s.cfg.Upstreams {
+	for _, up := range ups {
 		resp, _, err := c.ExchangeContext(ctx, req, up.String())
 		if err == nil && resp != nil && resp.Truncated {
 			tc := &mdns.Client{Net: "tcp", Timeout: s.cfg.ForwardTimeout}
