@@ -142,6 +142,28 @@ func (x *index) putLocked(d *devInfo) {
 	}
 }
 
+// remove forgets a device (deleted from the store).
+func (x *index) remove(id string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	d := x.byID[id]
+	if d == nil {
+		return
+	}
+	delete(x.byID, id)
+	if x.byName[strings.ToLower(d.name)] == id {
+		delete(x.byName, strings.ToLower(d.name))
+	}
+	if d.ikey != "" && x.byIKey[d.ikey] == id {
+		delete(x.byIKey, d.ikey)
+	}
+	for _, a := range []netip.Addr{d.vip4, d.vip6} {
+		if a.IsValid() && x.byVIP[a] == id {
+			delete(x.byVIP, a)
+		}
+	}
+}
+
 func (x *index) setVIPs(id string, leases []store.Lease) (devInfo, bool) {
 	x.mu.Lock()
 	defer x.mu.Unlock()

@@ -361,6 +361,7 @@ func (s *Server) sweep(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	var evs []binding.Event
+	var purged time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -370,6 +371,10 @@ func (s *Server) sweep(ctx context.Context) {
 		now := s.now()
 		evs = s.expireBindings(now, evs)
 		s.expirePendingAt(now)
+		if now.Sub(purged) >= purgeEvery {
+			purged = now
+			s.purgeQuarantine(ctx, now)
+		}
 	}
 }
 

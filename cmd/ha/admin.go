@@ -50,7 +50,7 @@ func admin(args []string, out, errOut io.Writer) int {
 		return 2
 	}
 	want := map[string]int{"device add": 1, "device token": 1, "device list": 0, "device show": 1, "device revoke": 1, "device rename": 2,
-		"device reserve": 2, "device export": 1, "binding list": 0, "pool show": 0, "drain": 0}
+		"device reserve": 2, "device unreserve": 2, "device delete": 1, "device export": 1, "binding list": 0, "pool show": 0, "drain": 0}
 	n, ok := want[cmd]
 	if !ok {
 		fmt.Fprintf(errOut, "ha: unknown command %q\n%s", cmd, usage)
@@ -112,7 +112,19 @@ func admin(args []string, out, errOut io.Writer) int {
 			return 0
 		}
 		v = ds
-	case "device show", "device revoke", "device rename", "device reserve":
+	case "device delete":
+		var r adminapi.DeleteResult
+		r, err = c.DeleteDevice(pos[0])
+		if err == nil && !*asJSON {
+			fmt.Fprintf(out, "device %s deleted", r.Device.Name)
+			if len(r.Quarantined) > 0 {
+				fmt.Fprintf(out, "; addresses %v quarantined until %s", r.Quarantined, r.Until.Local().Format(time.DateTime))
+			}
+			fmt.Fprintln(out)
+			return 0
+		}
+		v = r
+	case "device show", "device revoke", "device rename", "device reserve", "device unreserve":
 		var d adminapi.Device
 		switch cmd {
 		case "device show":
@@ -126,6 +138,12 @@ func admin(args []string, out, errOut io.Writer) int {
 			a, err = netip.ParseAddr(pos[1])
 			if err == nil {
 				d, err = c.ReserveAddr(pos[0], a)
+			}
+		case "device unreserve":
+			var a netip.Addr
+			a, err = netip.ParseAddr(pos[1])
+			if err == nil {
+				d, err = c.UnreserveAddr(pos[0], a)
 			}
 		}
 		if err == nil && !*asJSON {

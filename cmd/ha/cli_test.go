@@ -113,6 +113,16 @@ func TestCLI(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "192.0.2.200") {
 		t.Fatalf("reserve:\n%s", out)
 	}
+	if _, errOut, code = cli(t, "device", "unreserve", "laptop", "not-an-address", "--admin-socket", sock); code == 0 || !strings.Contains(errOut, "not-an-address") {
+		t.Fatalf("unreserve with a bad address: %d %q", code, errOut)
+	}
+	out, _, code = cli(t, "device", "unreserve", "laptop", "192.0.2.200", "--admin-socket", sock)
+	if code != 0 || strings.Contains(out, "192.0.2.200") {
+		t.Fatalf("unreserve:\n%s", out)
+	}
+	if _, _, code = cli(t, "device", "reserve", "laptop", "192.0.2.200", "--admin-socket", sock); code != 0 {
+		t.Fatal("reserve again failed")
+	}
 	if _, _, code = cli(t, "device", "rename", "laptop", "notebook", "--admin-socket", sock); code != 0 {
 		t.Fatal("rename failed")
 	}
@@ -124,6 +134,13 @@ func TestCLI(t *testing.T) {
 	var d adminapi.Device
 	if code != 0 || json.Unmarshal([]byte(out), &d) != nil || d.State != "revoked" {
 		t.Fatalf("revoke:\n%s", out)
+	}
+	out, _, code = cli(t, "device", "delete", "phone", "--admin-socket", sock)
+	if code != 0 || !strings.Contains(out, "phone deleted") {
+		t.Fatalf("delete:\n%s", out)
+	}
+	if _, errOut, code = cli(t, "device", "show", "phone", "--admin-socket", sock); code != 1 || !strings.Contains(errOut, "phone") {
+		t.Fatalf("show after delete: %d %q", code, errOut)
 	}
 	out, _, code = cli(t, "pool", "show", "--admin-socket", sock)
 	if code != 0 || !strings.Contains(out, "192.0.2.128/25") {

@@ -14,6 +14,9 @@
 //	ha device revoke NAME        remove its peer, close its connection, refuse it
 //	ha device rename NAME NEW    rename it
 //	ha device reserve NAME ADDR  pin it to an address
+//	ha device unreserve NAME ADDR  remove the pin (it keeps the address as an ordinary lease)
+//	ha device delete NAME        remove it for good: cut off, record, keys and tokens gone,
+//	                             its addresses quarantined (quarantine setting) and then free
 //	ha device export NAME        wg-quick config (and QR code) for stock WireGuard apps
 //	ha binding list              bindings: VIPs, care-of addresses, path, age, last handover
 //	ha pool show                 pool utilisation
@@ -41,7 +44,9 @@ const usage = `usage:
   ha device add NAME                   create a device and print its enrolment token
   ha device token NAME                 another token for an existing device (keeps its VIPs)
   ha device token NAME --list|--cancel list its tokens, or cancel the unredeemed ones
-  ha device list | show NAME | revoke NAME | rename NAME NEW | reserve NAME ADDR | export NAME
+  ha device list | show NAME | revoke NAME | rename NAME NEW | export NAME
+  ha device reserve NAME ADDR | unreserve NAME ADDR
+  ha device delete NAME                remove it for good; its addresses are quarantined, then free
   ha binding list
   ha pool show
   ha drain

@@ -59,6 +59,19 @@ func (f *fakeBackend) ReserveAddr(name string, a netip.Addr) (Device, error) {
 	d.Reserved = []netip.Addr{a}
 	return d, err
 }
+func (f *fakeBackend) UnreserveAddr(name string, a netip.Addr) (Device, error) {
+	d, err := f.Device(name)
+	d.Reserved = nil
+	return d, err
+}
+func (f *fakeBackend) DeleteDevice(name string) (DeleteResult, error) {
+	d, err := f.Device(name)
+	if err != nil {
+		return DeleteResult{}, err
+	}
+	delete(f.devices, name)
+	return DeleteResult{Device: d, Quarantined: []netip.Addr{d.VIP4}}, nil
+}
 func (f *fakeBackend) ExportDevice(name string) (Export, error) {
 	return Export{Config: "[Interface]\n"}, nil
 }
@@ -109,8 +122,17 @@ func TestRoundTrip(t *testing.T) {
 	if d, err := c.ReserveAddr("cam", netip.MustParseAddr("10.64.0.9")); err != nil || d.Reserved[0] != netip.MustParseAddr("10.64.0.9") {
 		t.Fatalf("%+v %v", d, err)
 	}
+	if d, err := c.UnreserveAddr("cam", netip.MustParseAddr("10.64.0.9")); err != nil || len(d.Reserved) != 0 {
+		t.Fatalf("unreserve %+v %v", d, err)
+	}
 	if d, err := c.RenameDevice("cam", "a/b"); err != nil || d.Name != "a/b" {
 		t.Fatalf("%+v %v", d, err)
+	}
+	if r, err := c.DeleteDevice("cam"); err != nil || r.Device.Name != "cam" {
+		t.Fatalf("delete %+v %v", r, err)
+	}
+	if _, err := c.DeleteDevice("cam"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("delete twice: %v", err)
 	}
 	if _, err := c.Drain(); err == nil || errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("drain: %v", err)

@@ -142,6 +142,19 @@ func (c *Client) ReserveAddr(name string, addr netip.Addr) (r Device, err error)
 	return r, err
 }
 
+// UnreserveAddr removes a device's reservation of addr.
+func (c *Client) UnreserveAddr(name string, addr netip.Addr) (r Device, err error) {
+	err = c.do("DELETE", "/v1/devices/"+esc(name)+"/reserve/"+esc(addr.String()), nil, &r)
+	return r, err
+}
+
+// DeleteDevice removes a device for good; its addresses go into
+// quarantine.
+func (c *Client) DeleteDevice(name string) (r DeleteResult, err error) {
+	err = c.do("DELETE", "/v1/devices/"+esc(name), nil, &r)
+	return r, err
+}
+
 // ExportDevice returns a device's wg-quick configuration.
 func (c *Client) ExportDevice(name string) (r Export, err error) {
 	err = c.do("POST", "/v1/devices/"+esc(name)+"/export", struct{}{}, &r)

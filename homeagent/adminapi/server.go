@@ -76,6 +76,14 @@ func NewHandler(b Backend, log *slog.Logger) http.Handler {
 		}
 		return b.ReserveAddr(r.PathValue("name"), req.Addr)
 	})
+	h("DELETE /v1/devices/{name}/reserve/{addr}", func(r *http.Request) (any, error) {
+		a, err := netip.ParseAddr(r.PathValue("addr"))
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		return b.UnreserveAddr(r.PathValue("name"), a)
+	})
+	h("DELETE /v1/devices/{name}", func(r *http.Request) (any, error) { return b.DeleteDevice(r.PathValue("name")) })
 	h("POST /v1/devices/{name}/export", func(r *http.Request) (any, error) { return b.ExportDevice(r.PathValue("name")) })
 	h("GET /v1/bindings", func(*http.Request) (any, error) { return b.Bindings() })
 	h("GET /v1/pool", func(*http.Request) (any, error) { return b.Pool() })

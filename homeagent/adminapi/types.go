@@ -68,6 +68,14 @@ type AddDeviceResult struct {
 	Warning string `json:"warning,omitempty"`
 }
 
+// DeleteResult is what DeleteDevice removed: the device as it was, and its
+// addresses, unusable by anyone until Until (the quarantine).
+type DeleteResult struct {
+	Device      Device       `json:"device"`
+	Quarantined []netip.Addr `json:"quarantined,omitempty"`
+	Until       time.Time    `json:"until,omitzero"`
+}
+
 // TokenInfo is one enrolment token of a device as the admin sees it: its
 // secret is never stored, so never shown.
 type TokenInfo struct {
@@ -158,6 +166,13 @@ type Backend interface {
 	RevokeDevice(name string) (Device, error)
 	RenameDevice(name, newName string) (Device, error)
 	ReserveAddr(name string, addr netip.Addr) (Device, error)
+	// UnreserveAddr removes a device's reservation of addr; the device
+	// keeps the address as an ordinary lease.
+	UnreserveAddr(name string, addr netip.Addr) (Device, error)
+	// DeleteDevice removes a device for good: cut off as by a revocation,
+	// its record, keys, tokens and reservations gone, its addresses in
+	// quarantine until DeleteResult.Until and free after that.
+	DeleteDevice(name string) (DeleteResult, error)
 	ExportDevice(name string) (Export, error)
 	Bindings() ([]Binding, error)
 	Pool() ([]PoolPrefix, error)

@@ -117,7 +117,8 @@ type Config struct {
 	Lifetime time.Duration
 	// Keepalive is the keepalive interval told to devices.
 	Keepalive time.Duration
-	// Quarantine is how long a revoked device's addresses stay unused.
+	// Quarantine is how long released addresses (a deleted device's, a
+	// lease moved by a reservation) stay unused.
 	Quarantine time.Duration
 	// MaxCareOf is the most care-of entries a device may bind at once.
 	MaxCareOf int

@@ -76,7 +76,7 @@ var fields = append([]field{
 	durField("token_ttl", "token-ttl", "how long an enrolment token stays valid", func(c *Config) *time.Duration { return &c.TokenTTL }),
 	durField("lifetime", "lifetime", "longest binding lifetime granted", func(c *Config) *time.Duration { return &c.Lifetime }),
 	durField("keepalive", "keepalive", "keepalive interval told to devices", func(c *Config) *time.Duration { return &c.Keepalive }),
-	durField("quarantine", "quarantine", "how long a revoked device's addresses stay unused", func(c *Config) *time.Duration { return &c.Quarantine }),
+	durField("quarantine", "quarantine", "how long released addresses (a deleted device's) stay unused", func(c *Config) *time.Duration { return &c.Quarantine }),
 	intField("max_care_of", "max-care-of", "most care-of entries per device", 1, 64, func(c *Config) *int { return &c.MaxCareOf }),
 	intField("update_rate", "update-rate", "control messages per second one device may send (burst twice that)", 1, 100000, func(c *Config) *int { return &c.UpdateRate }),
 	endpointsField("drain_to", "drain-to", "other home agent `ha drain` switches devices to (repeatable)", func(c *Config) *[]netip.AddrPort { return &c.DrainTo }),
