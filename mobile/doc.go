@@ -1,6 +1,8 @@
 // Package mobile is a gomobile-bindable face over package client for
 // Android (VpnService) and iOS (NetworkExtension) apps, the way the
-// official WireGuard and Tailscale apps embed their Go cores.
+// official WireGuard and Tailscale apps embed their Go cores. The data
+// plane underneath (package tunnel) exists for Linux and Android only so
+// far: on iOS, Start fails with tunnel.ErrUnsupported.
 //
 // # What an app does
 //
